@@ -1,0 +1,42 @@
+"""Errors and warnings raised by sessionware (all re-exported from ``sessionware``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SessionwareError(Exception):
+    """Base class of every error sessionware raises."""
+
+
+class ConfigurationError(SessionwareError, ValueError):
+    """A setting is missing or invalid; raised when the middleware is built."""
+
+
+class StoreError(SessionwareError):
+    """A session store failed (server down, disk full, ...).
+
+    The failing store is available as :attr:`store` and the underlying
+    exception as ``__cause__``. It always propagates: a request whose session
+    could not be loaded or saved fails loudly instead of losing data.
+    """
+
+    def __init__(self, message: str, store: Any = None) -> None:
+        super().__init__(message)
+        self.store = store
+
+
+class CookieTooLargeError(SessionwareError, ValueError):
+    """The session cookie would exceed the browser limit (``strict_size=True``)."""
+
+
+class UnsupportedValueError(SessionwareError, TypeError):
+    """A session value cannot be stored; :attr:`path` names where it sits."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class SessionWarning(UserWarning):
+    """Oversized cookies, changes after the headers were sent, short secret keys."""
