@@ -1,0 +1,47 @@
+"""Shared fixtures: real servers (see ``servers.py``) and unique names.
+
+Add fixtures by section; keep each one generic (no test-specific data).
+"""
+
+import uuid
+
+import pytest
+from servers import RedisServer, require_binary
+from servers import redis_cluster as start_redis_cluster
+
+# -- Redis ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One redis-server shared by the whole run (a ``RedisServer``; ``.url``).
+
+    Tests share it: give keys a unique prefix (``redis_prefix``) and never
+    FLUSHALL. Stopping it is forbidden; use ``fresh_redis`` for that.
+    """
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A 3-master Redis Cluster shared by the run (``RedisClusterServers``;
+    ``.url`` is ``redis+cluster://host:port``, ``.nodes`` the servers)."""
+    require_binary("redis-cli")
+    with start_redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def fresh_redis(tmp_path):
+    """A redis-server of this test alone (a started ``RedisServer``), free to
+    be stopped and restarted (``.stop()``, ``.start()``) on the same port."""
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_prefix():
+    """A key prefix no other test uses, e.g. ``test:1f2e...:``."""
+    return f"test:{uuid.uuid4().hex}:"
