@@ -208,7 +208,9 @@ class SQLiteStore:
         message = f"{self!r} could not {action}: {exc}"
         directory = os.path.dirname(os.path.abspath(self.path))
         if "unable to open" in str(exc):
-            if not os.path.isdir(directory):
+            if os.path.exists(directory) and not os.path.isdir(directory):
+                message += f" ({directory!r} is not a directory)"
+            elif not os.path.isdir(directory):
                 message += f" (the directory {directory!r} does not exist; create it)"
             else:
                 message += f" (check that {directory!r} is writable)"
