@@ -1,0 +1,213 @@
+"""SessionMiddleware: the WSGI plumbing that loads and saves the session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wsgi import ClosingIterator
+
+from sessionware._backend import Backend, CookieBackend, Headers, ServerBackend
+from sessionware._config import Config, build_config
+from sessionware.errors import ConfigurationError
+from sessionware.session import Session
+from sessionware.stores import from_url
+from sessionware.stores.base import Store
+from sessionware.stores.cookie import CookieStore
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+_VARY = ("Vary", "Cookie")
+
+
+class SessionMiddleware:
+    """Give a WSGI app Flask's session API as ``environ["session"]``.
+
+    The session is loaded lazily from the request cookie (and the store) the
+    first time the app touches it. When the response starts, a modified
+    session is saved and its cookie sent, an emptied one is deleted, and an
+    unmodified permanent one is refreshed. Every setting is checked here,
+    once: bad configuration raises :class:`~sessionware.ConfigurationError`.
+
+    :param app: the WSGI application to wrap.
+    :param secret_key: signs every cookie; at least 32 random bytes.
+    :param fallback_keys: older keys still accepted (key rotation).
+    :param store: ``None`` (signed cookie), a store, or a store URL.
+    :param permanent_lifetime: lifetime of permanent sessions, and the longest
+        time any session is accepted after it was last issued.
+    :param refresh_each_request: re-send an unmodified permanent session.
+    :param refresh_interval: re-send it at most this often (``None``: always).
+    :param absolute_lifetime: hard cap since the session was created.
+    :param detect_nested_changes: save in-place changes to nested values.
+    :param environ_key: where the session is put in the WSGI environ.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        secret_key: str | bytes | None = None,
+        *,
+        fallback_keys: Sequence[str | bytes] = (),
+        store: Store | CookieStore | str | None = None,
+        cookie_name: str = "session",
+        cookie_domain: str | None = None,
+        cookie_path: str = "/",
+        cookie_secure: bool = False,
+        cookie_httponly: bool = True,
+        cookie_samesite: str | None = "Lax",
+        cookie_partitioned: bool = False,
+        permanent_lifetime: timedelta | int = timedelta(days=31),
+        refresh_each_request: bool = True,
+        refresh_interval: timedelta | int | None = None,
+        absolute_lifetime: timedelta | int | None = None,
+        detect_nested_changes: bool = True,
+        environ_key: str = "session",
+    ) -> None:
+        self.app = app
+        self.config: Config = build_config(
+            secret_key=secret_key,
+            fallback_keys=fallback_keys,
+            cookie_name=cookie_name,
+            cookie_domain=cookie_domain,
+            cookie_path=cookie_path,
+            cookie_secure=cookie_secure,
+            cookie_httponly=cookie_httponly,
+            cookie_samesite=cookie_samesite,
+            cookie_partitioned=cookie_partitioned,
+            permanent_lifetime=permanent_lifetime,
+            refresh_each_request=refresh_each_request,
+            refresh_interval=refresh_interval,
+            absolute_lifetime=absolute_lifetime,
+            detect_nested_changes=detect_nested_changes,
+            environ_key=environ_key,
+        )
+        if isinstance(store, str):
+            store = from_url(store)
+        if store is None:
+            store = CookieStore()
+        self.store = store
+        self.backend: Backend
+        if isinstance(store, CookieStore):
+            self.backend = CookieBackend(self.config, store)
+        elif isinstance(store, Store):
+            self.backend = ServerBackend(self.config, store)
+        else:
+            raise ConfigurationError(
+                f"store must be a store URL, CookieStore or an object with load/save/"
+                f"delete/touch methods (sessionware.stores.Store), not {type(store).__name__}"
+            )
+        self._environ_key = environ_key
+
+    def open_session(self, environ: WSGIEnvironment) -> Session:
+        """A lazily loaded session for this request (not put in ``environ``)."""
+        return Session(self.backend, environ)
+
+    def save_session(self, session: Session) -> Headers:
+        """Apply the response rules to ``session``; return headers to add.
+
+        Saves to the store when needed (a failing store raises
+        :class:`~sessionware.StoreError`), then seals the session: later
+        changes warn. An untouched session costs nothing and adds nothing.
+        """
+        session.sealed = True
+        if session._data is None:
+            if not session.modified:
+                return []
+            session._load()  # `modified` set without touching the data
+        headers = self.backend.save(session)
+        if session.accessed:
+            headers.append(_VARY)
+        return headers
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        session = Session(self.backend, environ)
+        environ[self._environ_key] = session
+        exchange = _Exchange(self, session, start_response)
+        result = self.app(environ, exchange.start_response)
+        if type(result) is list and exchange.status is not None:
+            # The app has produced its whole body: nothing it does later can
+            # change the session, so the headers go out now, unwrapped.
+            try:
+                if exchange.write_body is None:
+                    exchange.finish()
+            except BaseException:
+                # The response is abandoned (store failure): release it.
+                if hasattr(result, "close"):
+                    result.close()
+                raise
+            return result
+        return ClosingIterator(exchange.iterate(result), getattr(result, "close", None))
+
+
+class _Exchange:
+    """One request's deferred ``start_response``.
+
+    Headers reach the server only when the first body byte does (or the
+    legacy ``write()`` is called), so changes made until then are saved,
+    also by apps that call ``start_response`` lazily inside a generator.
+    """
+
+    __slots__ = ("middleware", "session", "server_start_response", "status", "headers",
+                 "exc_info", "write_body")
+
+    def __init__(
+        self, middleware: SessionMiddleware, session: Session, start_response: StartResponse
+    ) -> None:
+        self.middleware = middleware
+        self.session = session
+        self.server_start_response = start_response
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.exc_info: Any = None
+        self.write_body: Callable[[bytes], object] | None = None
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], object]:
+        if exc_info is not None and self.write_body is not None:
+            # Headers already went out: the server must re-raise (PEP 3333).
+            return self.server_start_response(status, headers, exc_info)
+        self.status = status
+        self.headers = headers
+        self.exc_info = exc_info
+        return self.write
+
+    def finish(self) -> None:
+        """Save the session, add its headers, hand the headers to the server."""
+        if self.status is None:
+            raise AssertionError("the application did not call start_response")
+        headers = self.headers
+        session = self.session
+        if session._data is not None or session.modified:
+            extra = self.middleware.save_session(session)
+            if extra:
+                headers = [*headers, *extra]
+        else:
+            session.sealed = True
+        self.write_body = self.server_start_response(self.status, headers, self.exc_info)
+        self.exc_info = None
+
+    def write(self, data: bytes) -> None:
+        if self.write_body is None:
+            self.finish()
+        assert self.write_body is not None
+        self.write_body(data)
+
+    def iterate(self, result: Iterable[bytes]) -> Iterator[bytes]:
+        iterator = iter(result)
+        if self.write_body is None:
+            for chunk in iterator:
+                if chunk:
+                    if self.write_body is None:
+                        self.finish()
+                    yield chunk
+                    break
+            else:
+                if self.write_body is None:
+                    self.finish()
+                return
+        yield from iterator

@@ -1,0 +1,211 @@
+"""Session: Flask's session API as a lazily loaded ``MutableMapping``."""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from collections.abc import Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from sessionware.errors import SessionWarning, UnsupportedValueError
+
+if TYPE_CHECKING:
+    from sessionware._backend import Backend
+
+_MISSING: Any = object()
+
+
+def new_sid() -> str:
+    """A fresh session id: 128 random bits, URL-safe (22 characters)."""
+    return secrets.token_urlsafe(16)
+
+
+class Session(MutableMapping[str, Any]):
+    """The session of one request, as ``environ["session"]``.
+
+    Nothing is read, verified or decoded until the app first touches the
+    session (any key access, :attr:`permanent`, :attr:`sid`, :attr:`new`).
+    Writes mark :attr:`modified`; the middleware saves a modified session
+    when the response starts and re-sends or deletes the cookie as needed.
+    """
+
+    __slots__ = (
+        "_backend",
+        "_environ",
+        "_data",
+        "modified",
+        "accessed",
+        "_permanent",
+        "_sid",
+        "_new",
+        "incoming_sid",
+        "created",
+        "issued",
+        "baseline",
+        "resign",
+        "regenerated",
+        "sealed",
+    )
+
+    def __init__(self, backend: Backend, environ: dict[str, Any]) -> None:
+        self._backend = backend
+        self._environ = environ
+        self._data: dict[str, Any] | None = None
+        #: Forces a save when True; set it after mutating a nested value in
+        #: place if ``detect_nested_changes`` is off.
+        self.modified = False
+        #: The app read or wrote the session during this request.
+        self.accessed = False
+        self._permanent = False
+        self._sid: str | None = None
+        self._new = True
+        # Filled by the backend on load; read by it on save.
+        self.incoming_sid: str | None = None  # sid that came with the request
+        self.created = 0  # unix time the session was first created
+        self.issued = 0  # unix time the incoming cookie was signed
+        self.baseline: Any = None  # encoded form as loaded, for change detection
+        self.resign = False  # verified with a fallback key: re-sign with the current one
+        self.regenerated = False
+        self.sealed = False  # the response headers have gone out
+
+    # -- loading -----------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the session has been loaded from the request yet."""
+        return self._data is not None
+
+    def _load(self) -> dict[str, Any]:
+        data = self._data
+        if data is None:
+            data = self._data = self._backend.load(self, self._environ)
+        self.accessed = True
+        return data
+
+    def _changed(self, key: str) -> None:
+        self.modified = True
+        if self.sealed:
+            warnings.warn(
+                f"session[{key!r}] was changed after the response headers were sent; "
+                "this change is not saved",
+                SessionWarning,
+                stacklevel=3,
+            )
+
+    # -- mapping -------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if type(key) is not str:
+            raise UnsupportedValueError(
+                f"session keys must be str, got {type(key).__name__}: {key!r}",
+                path=f"session[{key!r}]",
+            )
+        self._load()[key] = value
+        self._changed(key)
+
+    def __delitem__(self, key: str) -> None:
+        del self._load()[key]
+        self._changed(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._load()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Session):
+            other = other._load()
+        return self._load() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._load().get(key, default)
+
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
+        data = self._load()
+        if key in data:
+            value = data.pop(key)
+            self._changed(key)
+            return value
+        if default is _MISSING:
+            raise KeyError(key)
+        return default
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        data = self._load()
+        if key in data:
+            return data[key]
+        self[key] = default
+        return default
+
+    def clear(self) -> None:
+        """Remove every key; the response deletes the cookie (and stored record)."""
+        self._load().clear()
+        self._changed("*")
+
+    def copy(self) -> dict[str, Any]:
+        """A plain ``dict`` copy of the data (shallow)."""
+        return dict(self._load())
+
+    def __repr__(self) -> str:
+        if self._data is None:
+            return "<Session (not loaded)>"
+        flags = " ".join(
+            name for name in ("new", "modified", "permanent") if getattr(self, name)
+        )
+        return f"<Session {self._data!r}{' ' + flags if flags else ''}>"
+
+    # -- metadata ------------------------------------------------------------
+
+    @property
+    def permanent(self) -> bool:
+        """Permanent sessions get ``Expires``/``Max-Age`` of ``permanent_lifetime``."""
+        self._load()
+        return self._permanent
+
+    @permanent.setter
+    def permanent(self, value: bool) -> None:
+        self._load()
+        value = bool(value)
+        if value != self._permanent:
+            self._permanent = value
+            self._changed("<permanent>")
+
+    @property
+    def new(self) -> bool:
+        """True when no valid session came with the request."""
+        self._load()
+        return self._new
+
+    @property
+    def sid(self) -> str:
+        """This session's id: stable across requests, 128 random bits."""
+        self._load()
+        sid = self._sid
+        if sid is None:
+            sid = self._sid = new_sid()
+        return sid
+
+    def regenerate(self) -> None:
+        """Give the session a new :attr:`sid`, keeping its data.
+
+        Call it at login against session fixation. With a server-side store
+        the old id stops working when this response is saved.
+        """
+        self._load()
+        self._sid = new_sid()
+        self.regenerated = True
+        self._changed("<sid>")
+
+    def invalidate(self) -> None:
+        """Clear the data and regenerate the id (logout)."""
+        self.clear()
+        self.regenerate()

@@ -1,0 +1,127 @@
+"""``CookieStore``: the whole session, signed (optionally encrypted), in the cookie."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+from itsdangerous.encoding import base64_decode, base64_encode
+
+from sessionware._signing import BadToken, KeyRing
+from sessionware.errors import ConfigurationError
+
+#: Tokens longer than this are refused before any work (browsers cap at ~4 KB).
+MAX_TOKEN_SIZE = 8192
+#: Decompressed payloads are capped here, so a zlib bomb costs nothing.
+MAX_PAYLOAD_SIZE = 64 * 1024
+#: Payloads shorter than this are not worth a zlib attempt.
+COMPRESS_MIN_SIZE = 200
+_NONCE = 12
+
+
+class CookieStore:
+    """The default store: the session travels in a signed, timestamped cookie.
+
+    The payload is compact msgpack, zlib-compressed only when that makes it
+    shorter. Works with no server at all and with any number of workers;
+    the user can read (not change) its content unless ``encrypt=True``.
+
+    :param strict_size: raise :class:`~sessionware.CookieTooLargeError`
+        instead of warning when the cookie would exceed 4093 bytes.
+    :param encrypt: make the payload confidential with AES-GCM (needs
+        ``pip install "sessionware[crypto]"``). Encrypted payloads are never
+        compressed, so their length cannot leak how well secrets compress.
+    """
+
+    def __init__(self, *, strict_size: bool = False, encrypt: bool = False) -> None:
+        self.strict_size = bool(strict_size)
+        self.encrypt = bool(encrypt)
+        if self.encrypt:
+            try:
+                import cryptography  # noqa: F401
+            except ImportError:
+                raise ConfigurationError(
+                    'CookieStore(encrypt=True) needs the cryptography package: '
+                    'pip install "sessionware[crypto]"'
+                ) from None
+
+    def __repr__(self) -> str:
+        return f"CookieStore(strict_size={self.strict_size}, encrypt={self.encrypt})"
+
+    def bind(self, secret_keys: Sequence[bytes]) -> CookieSealer:
+        """Sealer for these keys (current first); used by the middleware."""
+        return CookieSealer(secret_keys, self.encrypt)
+
+
+class CookieSealer:
+    """Turns payload bytes into a cookie value and back, for one key set."""
+
+    __slots__ = ("keys", "_aeads")
+
+    def __init__(self, secret_keys: Sequence[bytes], encrypt: bool) -> None:
+        self.keys = KeyRing(secret_keys, "sessionware.cookie")
+        self._aeads: tuple[Any, ...] = ()
+        if encrypt:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            # One AES-256 key per secret key, derived for this purpose only.
+            self._aeads = tuple(
+                AESGCM(hmac.digest(key, b"sessionware.cookie.encrypt", hashlib.sha256))
+                for key in secret_keys
+            )
+
+    def seal(self, payload: bytes) -> str:
+        """Cookie value for ``payload``: compressed or encrypted, then signed."""
+        if self._aeads:
+            nonce = os.urandom(_NONCE)
+            body = b"~" + base64_encode(
+                nonce + self._aeads[0].encrypt(nonce, payload, b"sessionware")
+            )
+        else:
+            body = base64_encode(payload)
+            if len(payload) >= COMPRESS_MIN_SIZE:
+                packed = zlib.compress(payload, 6)
+                if len(packed) + 1 < len(payload):
+                    body = b"." + base64_encode(packed)
+        return self.keys.sign(body)
+
+    def open(self, token: str, max_age: int) -> tuple[bytes, int, int]:
+        """Verify and unwrap a cookie value: ``(payload, issued_at, key_index)``.
+
+        The signature is verified before anything else, so forged bytes never
+        reach zlib, AES or msgpack. Raises :class:`BadToken` with the reason.
+        """
+        if len(token) > MAX_TOKEN_SIZE:
+            raise BadToken(f"cookie is {len(token)} bytes, over {MAX_TOKEN_SIZE}")
+        body, issued, index = self.keys.unsign(token, max_age)
+        try:
+            if body[:1] == b"~":
+                if not self._aeads:
+                    raise BadToken("cookie is encrypted but this store does not decrypt")
+                raw = base64_decode(body[1:])
+                payload = self._aeads[index].decrypt(raw[:_NONCE], raw[_NONCE:], b"sessionware")
+            elif body[:1] == b".":
+                payload = _inflate(base64_decode(body[1:]))
+            else:
+                if self._aeads:
+                    # A signed but unencrypted cookie from before encryption
+                    # was turned on: refuse it, the content must be private.
+                    raise BadToken("cookie is not encrypted")
+                payload = base64_decode(body)
+        except BadToken:
+            raise
+        except Exception as exc:  # binascii, zlib and cryptography errors alike
+            raise BadToken(f"cannot unwrap payload: {type(exc).__name__}") from None
+        return payload, issued, index
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    payload = inflater.decompress(data, MAX_PAYLOAD_SIZE)
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise BadToken(f"compressed payload is over {MAX_PAYLOAD_SIZE} bytes or truncated")
+    return payload

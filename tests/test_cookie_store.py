@@ -1,0 +1,209 @@
+"""The cookie store: trust rules (section 5), rotation, encryption, bounded decoding."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import tracemalloc
+import zlib
+
+import pytest
+from freezegun import freeze_time
+from itsdangerous.encoding import base64_encode
+from werkzeug.test import Client
+
+from sessionware import SessionMiddleware
+from sessionware.stores import CookieStore
+
+from helpers import OLD_SECRET, SECRET, SEED, cookie_value, set_cookies
+
+
+def echo_app(environ, start_response):
+    session = environ["session"]
+    if environ["PATH_INFO"] == "/set":
+        session.update(SEED)
+    body = f"{session.new}|{session.get('username')}"
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body.encode()]
+
+
+def middleware(**options):
+    options.setdefault("secret_key", SECRET)
+    return SessionMiddleware(echo_app, **options)
+
+
+def real_cookie(mw=None):
+    client = Client(mw or middleware())
+    return cookie_value(client.get("/set"))
+
+
+def visit(cookie_header, mw=None):
+    """Send a raw Cookie header; return (new, username) the app saw."""
+    client = Client(mw or middleware(), use_cookies=False)
+    response = client.get("/", headers={"Cookie": cookie_header})
+    assert response.status_code == 200
+    new, username = response.text.split("|")
+    return new == "True", username
+
+
+def test_a_real_cookie_loads():
+    assert visit(f"session={real_cookie()}") == (False, "admin")
+
+
+def _tampered(cookie):
+    alphabet = "ABCabc012-_."
+    for i, char in enumerate(cookie):
+        replacement = alphabet[(alphabet.find(char) + 1) % len(alphabet)]
+        yield f"flip-{i}", cookie[:i] + replacement + cookie[i + 1 :]
+    for cut in range(0, len(cookie), 7):
+        yield f"truncate-{cut}", cookie[:cut]
+    yield "extend", cookie + "A"
+    yield "extend-segment", cookie + ".AAAA"
+    payload, stamp, sig = cookie.rsplit(".", 2)
+    yield "swap-stamp-sig", f"{payload}.{sig}.{stamp}"
+    yield "swap-payload-sig", f"{sig}.{stamp}.{payload}"
+    yield "drop-sig", f"{payload}.{stamp}"
+    yield "drop-stamp", f"{payload}.{sig}"
+    yield "other-salt", cookie.replace(payload, base64.urlsafe_b64encode(b"x").decode())
+    yield "garbage", "%%%$$$***"
+    yield "unicode", "séssion✓"
+    yield "empty", ""
+    yield "huge", "A" * 20000
+
+
+def test_every_tampered_variant_is_a_new_empty_session(caplog):
+    cookie = real_cookie()
+    variants = list(_tampered(cookie))
+    assert len(variants) > len(cookie)
+    with caplog.at_level(logging.DEBUG, logger="sessionware"):
+        for name, variant in variants:
+            start = time.perf_counter()
+            assert visit(f"session={variant}") == (True, "None"), name
+            assert time.perf_counter() - start < 0.5, name
+    assert any("ignoring session cookie" in r.getMessage() for r in caplog.records)
+
+
+def test_wrong_key_is_no_session():
+    cookie = real_cookie(middleware(secret_key="another-secret-key-that-is-32-bytes!"))
+    assert visit(f"session={cookie}") == (True, "None")
+
+
+def test_cookie_tossing_first_that_verifies_wins():
+    good = real_cookie()
+    other = real_cookie(middleware(secret_key="another-secret-key-that-is-32-bytes!"))
+    assert visit(f"session=forged; session={good}") == (False, "admin")
+    assert visit(f"session={other}; session={good}") == (False, "admin")
+    assert visit("session=forged; session=alsoforged") == (True, "None")
+
+
+def test_payload_from_server_side_sid_cookie_does_not_load():
+    # A signed sid cookie (other salt) must never verify as a cookie payload.
+    sid_mw = middleware(store="memory://")
+    client = Client(sid_mw)
+    sid_cookie = cookie_value(client.get("/set"))
+    assert visit(f"session={sid_cookie}") == (True, "None")
+
+
+def signed(mw, body: bytes) -> str:
+    return mw.backend.sealer.keys.sign(body)
+
+
+BOMBS = {
+    "array32-claims-4G": b"\xdd\xff\xff\xff\xff",
+    "map32-claims-4G": b"\xdf\xff\xff\xff\xff",
+    "str32-claims-4G": b"\xdb\xff\xff\xff\xff",
+    "deep-arrays": b"\x91" * 3000,
+    "deep-maps": b"\x81\xa1a" * 1500,
+    "not-a-list": b"\xa3abc",
+    "wrong-version": b"\x95\x09\xa1x\x00\x00\x80",
+    "bad-types": b"\x95\x01\x01\x01\x01\x01",
+    "trailing-bytes": b"\x95\x01\xa1x\x00\x00\x80\xc0",
+    "unknown-ext": b"\x95\x01\xa1x\x00\x00\x81\xa1k\xd4\x7f\x00",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_signed_hostile_payloads_are_new_sessions(name):
+    # Signed with the real key: these reach the decoder, which must bound them.
+    mw = middleware()
+    cookie = signed(mw, base64_encode(BOMBS[name]))
+    tracemalloc.start()
+    try:
+        assert visit(f"session={cookie}", mw) == (True, "None")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
+
+
+def test_zlib_bomb_is_bounded():
+    mw = middleware()
+    bomb = zlib.compress(b"\x00" * 4_000_000, 9)
+    cookie = signed(mw, b"." + base64_encode(bomb))
+    tracemalloc.start()
+    try:
+        assert visit(f"session={cookie}", mw) == (True, "None")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000
+
+
+def test_fallback_key_is_accepted_and_resigned():
+    old = real_cookie(middleware(secret_key=OLD_SECRET))
+    rotated = middleware(fallback_keys=[OLD_SECRET])
+    client = Client(rotated)
+    client.set_cookie("session", old)
+    response = client.get("/")
+    assert response.text == "False|admin"
+    new_cookie = cookie_value(response)
+    assert new_cookie and new_cookie != old  # re-signed with the current key
+    # The re-signed cookie verifies with the current key alone.
+    assert visit(f"session={new_cookie}") == (False, "admin")
+    # And a cookie signed with the current key is not re-sent.
+    assert set_cookies(client.get("/")) == []
+
+
+def test_without_fallback_the_old_key_is_refused():
+    old = real_cookie(middleware(secret_key=OLD_SECRET))
+    assert visit(f"session={old}") == (True, "None")
+
+
+def test_expired_cookie_with_controlled_clock():
+    with freeze_time("2026-03-01 12:00:00"):
+        cookie = real_cookie(middleware(permanent_lifetime=100))
+    with freeze_time("2026-03-01 12:01:40"):
+        assert visit(f"session={cookie}", middleware(permanent_lifetime=100))[0] is False
+    with freeze_time("2026-03-01 12:01:41"):
+        assert visit(f"session={cookie}", middleware(permanent_lifetime=100))[0] is True
+
+
+def test_encrypted_cookie_hides_content_and_round_trips():
+    mw = middleware(store=CookieStore(encrypt=True))
+    cookie = real_cookie(mw)
+    body = cookie.rsplit(".", 2)[0]
+    assert body.startswith("~")
+    decoded = base64.urlsafe_b64decode(body[1:] + "=" * (-len(body[1:]) % 4))
+    assert b"admin" not in decoded and b"wuhan" not in decoded
+    assert visit(f"session={cookie}", mw) == (False, "admin")
+    # A plain signed cookie is refused by an encrypting store...
+    assert visit(f"session={real_cookie()}", mw) == (True, "None")
+    # ...and an encrypted one is not readable by a plain store.
+    assert visit(f"session={cookie}") == (True, "None")
+
+
+def test_encrypted_cookie_rotation():
+    old = real_cookie(middleware(secret_key=OLD_SECRET, store=CookieStore(encrypt=True)))
+    mw = middleware(fallback_keys=[OLD_SECRET], store=CookieStore(encrypt=True))
+    assert visit(f"session={old}", mw) == (False, "admin")
+
+
+def test_encrypted_tamper_is_new_session():
+    mw = middleware(store=CookieStore(encrypt=True))
+    cookie = real_cookie(mw)
+    body, stamp, sig = cookie.rsplit(".", 2)
+    # Re-sign a flipped ciphertext with the real key: AES-GCM must refuse it.
+    flipped = body[:10] + ("A" if body[10] != "A" else "B") + body[11:]
+    forged = signed(mw, flipped.encode())
+    assert visit(f"session={forged}", mw) == (True, "None")
