@@ -24,6 +24,9 @@ SWEEP_INTERVAL: Final = 60.0
 #: large backlog; :meth:`SQLiteStore.cleanup` removes everything.
 SWEEP_LIMIT: Final = 1000
 
+# Connections inherited through fork(): never used, never closed (see below).
+_INHERITED: list[sqlite3.Connection] = []
+
 
 class SQLiteStore:
     """Sessions in an SQLite file, shared safely by many processes.
@@ -140,8 +143,11 @@ class SQLiteStore:
 
     def close(self) -> None:
         """Close this process's connection (the next call reopens it)."""
+        if self._pid != os.getpid():
+            self._after_fork()
+            return
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
+            if self._conn is not None:
                 self._conn.close()
             self._conn = None
 
@@ -152,12 +158,7 @@ class SQLiteStore:
         """Lock and yield this process's connection; turn sqlite3 errors into
         a StoreError that names the file, the action and the cause."""
         if self._pid != os.getpid():
-            # Forked: the parent's connection (and a lock some parent thread
-            # may have held) must not be used here. Drop them, never close
-            # the connection: that would touch the parent's file state.
-            self._pid = os.getpid()
-            self._lock = threading.Lock()
-            self._conn = None
+            self._after_fork()
         with self._lock:
             try:
                 if self._conn is None:
@@ -165,6 +166,17 @@ class SQLiteStore:
                 yield self._conn
             except sqlite3.Error as exc:
                 raise self._error(action, exc) from exc
+
+    def _after_fork(self) -> None:
+        # The parent's connection (and a lock some parent thread may have
+        # held) must not be used here. Drop them, but never close that
+        # connection (SQLite forbids using it across a fork, closing
+        # included), so keep it referenced where no GC will close it.
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        if self._conn is not None:
+            _INHERITED.append(self._conn)
+        self._conn = None
 
     @contextmanager
     def _transaction(self, action: str) -> Iterator[sqlite3.Connection]:
