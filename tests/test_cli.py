@@ -1,0 +1,301 @@
+"""``python -m sessionware``: every command run as a real subprocess."""
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+import requests
+
+from helpers import OLD_SECRET, SECRET, SEED, make_client
+from servers import free_port, wait_for
+from sessionware.cli import to_json
+from sessionware.stores import SQLiteStore
+
+
+def run(*args, timeout=30):
+    return subprocess.run(
+        [sys.executable, "-m", "sessionware", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_user_error(result, status, *words):
+    assert result.returncode == status, result
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def seed_cookie(**options):
+    """A cookie the real middleware made for the seed's data."""
+
+    def handler(session, environ):
+        session.update(SEED)
+        session["when"] = datetime(2024, 5, 1, 12, 30, 0, 123456, tzinfo=UTC)
+        session["blob"] = b"\x00\xff"
+        session["pair"] = (1, "a")
+        session["price"] = Decimal("1.10")
+        session.permanent = True
+        return session.sid
+
+    client, _ = make_client(handler, **options)
+    response = client.get("/")
+    return client.get_cookie("session").value, response.get_data(as_text=True)
+
+
+# -- --help, bad arguments -----------------------------------------------------------
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("demo", "decode", "secret", "cleanup"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["nope"],
+        ["decode"],  # no cookie
+        ["decode", "abc"],  # no --secret-key
+        ["demo", "--port", "eighty"],
+        ["cleanup"],  # no --store
+        ["demo", "--cookie-samesite", "sometimes"],
+    ],
+    ids=lambda args: " ".join(args) or "nothing",
+)
+def test_bad_arguments_exit_2_with_usage(args):
+    result = run(*args)
+    assert_user_error(result, 2, "usage:")
+
+
+# -- secret --------------------------------------------------------------------------
+
+
+def test_secret_is_one_strong_line_each_time_new():
+    first, second = run("secret"), run("secret")
+    assert first.returncode == second.returncode == 0
+    assert first.stdout.count("\n") == 1 and first.stdout.endswith("\n")
+    key = first.stdout.strip()
+    assert len(key) >= 43  # token_urlsafe(32): 256 bits
+    assert key.replace("-", "").replace("_", "").isalnum()
+    assert key != second.stdout.strip()
+
+
+# -- decode --------------------------------------------------------------------------
+
+
+def test_decode_shows_what_the_middleware_stored():
+    cookie, sid = seed_cookie()
+    before = datetime.now(UTC)
+    result = run("decode", cookie, "--secret-key", SECRET)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sid"] == sid
+    assert report["permanent"] is True
+    assert report["key"] == "current"
+    issued = datetime.fromisoformat(report["issued"])
+    assert issued.utcoffset().total_seconds() == 0
+    assert abs((issued - before).total_seconds()) < 60
+    assert datetime.fromisoformat(report["created"]) <= issued
+    data = report["data"]
+    for key, value in SEED.items():
+        assert data[key] == value
+    assert data["when"] == {"$datetime": "2024-05-01T12:30:00.123456+00:00"}
+    assert data["blob"] == {"$bytes": "AP8="}
+    assert data["pair"] == {"$tuple": [1, "a"]}
+    assert data["price"] == {"$decimal": "1.10"}
+
+
+def test_decode_accepts_a_cookie_header_fragment():
+    cookie, sid = seed_cookie()
+    for text in (f"session={cookie}; Path=/; HttpOnly", f"Cookie: theme=dark; session={cookie}"):
+        result = run("decode", text, "--secret-key", SECRET)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["sid"] == sid
+    result = run("decode", f"other={cookie}", "--secret-key", SECRET)
+    assert_user_error(result, 1, "no cookie named 'session'")
+
+
+def test_decode_with_a_fallback_key():
+    cookie, sid = seed_cookie(secret_key=OLD_SECRET)
+    result = run("decode", cookie, "--secret-key", SECRET, "--fallback-key", OLD_SECRET)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sid"] == sid and report["key"] == "fallback 1"
+    # Without the fallback the old key's cookie does not verify.
+    assert_user_error(run("decode", cookie, "--secret-key", SECRET), 1, "signature")
+
+
+def test_decode_an_encrypted_cookie():
+    pytest.importorskip("cryptography")
+    from sessionware.stores import CookieStore
+
+    cookie, sid = seed_cookie(store=CookieStore(encrypt=True))
+    assert "admin" not in cookie
+    result = run("decode", cookie, "--secret-key", SECRET, "--encrypted")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["data"]["username"] == "admin"
+    assert_user_error(run("decode", cookie, "--secret-key", SECRET), 1, "encrypted")
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda c: c[:-1] + ("A" if c[-1] != "A" else "B"),  # signature
+        lambda c: ("B" if c[0] != "B" else "C") + c[1:],  # payload
+        lambda c: c[: len(c) // 2],  # truncated
+        lambda c: "not-a-cookie",
+    ],
+    ids=["signature", "payload", "truncated", "garbage"],
+)
+def test_decode_refuses_a_tampered_cookie(tamper):
+    cookie, _ = seed_cookie()
+    result = run("decode", tamper(cookie), "--secret-key", SECRET)
+    assert_user_error(result, 1, "cannot decode the cookie")
+    assert result.stdout == ""
+
+
+def test_decode_refuses_a_wrong_key():
+    cookie, _ = seed_cookie()
+    result = run("decode", cookie, "--secret-key", "another-secret-key-of-enough-length!!")
+    assert_user_error(result, 1, "signature does not match")
+
+
+def test_decode_refuses_an_expired_cookie():
+    cookie, _ = seed_cookie()
+    time.sleep(2.1)
+    result = run("decode", cookie, "--secret-key", SECRET, "--max-age", "1")
+    assert_user_error(result, 1, "expired")
+    assert run("decode", cookie, "--secret-key", SECRET, "--max-age", "60").returncode == 0
+
+
+def test_to_json_tags_every_non_json_type():
+    markupsafe = pytest.importorskip("markupsafe")
+    from datetime import date, timedelta
+    from datetime import time as dtime
+
+    value = {
+        "set": {3, 1},
+        "fs": frozenset(["x"]),
+        "d": date(2024, 1, 2),
+        "t": dtime(1, 2, 3),
+        "td": timedelta(days=1, seconds=2, microseconds=3),
+        "u": UUID(int=1),
+        "m": markupsafe.Markup("<b>hi</b>"),
+        "nan": float("inf"),
+        "ints": {1: "a"},
+        "dollar": {"$tuple": 1},
+    }
+    assert to_json(value) == {
+        "set": {"$set": [1, 3]},
+        "fs": {"$frozenset": ["x"]},
+        "d": {"$date": "2024-01-02"},
+        "t": {"$time": "01:02:03"},
+        "td": {"$timedelta": {"days": 1, "seconds": 2, "microseconds": 3}},
+        "u": {"$uuid": "00000000-0000-0000-0000-000000000001"},
+        "m": {"$markup": "<b>hi</b>"},
+        "nan": {"$float": "inf"},
+        "ints": {"$dict": [[1, "a"]]},
+        "dollar": {"$dict": [["$tuple", 1]]},
+    }
+    json.dumps(to_json(value), allow_nan=False)
+
+
+# -- cleanup -------------------------------------------------------------------------
+
+
+def test_cleanup_removes_expired_sqlite_records(tmp_path):
+    path = tmp_path / "sessions.db"
+    store = SQLiteStore(path)
+    try:
+        for n in range(3):
+            store.save(f"dead{n}", {"k": b"v", "j": b"w"}, ttl=1)
+        store.save("alive", {"k": b"v"}, ttl=600)
+    finally:
+        store.close()
+    time.sleep(1.2)
+    result = run("cleanup", "--store", f"sqlite:///{path}")
+    assert result.returncode == 0, result.stderr
+    assert "removed 3 expired session(s)" in result.stdout
+    with sqlite3.connect(path) as conn:
+        sids = {sid for (sid,) in conn.execute("SELECT sid FROM sessionware_sessions")}
+    conn.close()
+    assert sids == {"alive"}
+    # Nothing left to remove.
+    result = run("cleanup", "--store", f"sqlite:///{path}")
+    assert "removed 0 expired session(s)" in result.stdout
+
+
+def test_cleanup_refuses_the_cookie_store():
+    result = run("cleanup", "--store", "cookie://")
+    assert_user_error(result, 2, "cookie://", "nothing to clean up")
+
+
+def test_cleanup_store_errors_are_reported_without_a_traceback(tmp_path):
+    result = run("cleanup", "--store", f"sqlite:///{tmp_path}/missing/dir/s.db")
+    assert_user_error(result, 1, "sessionware cleanup:")
+    result = run("cleanup", "--store", "ftp://example.com/")
+    assert_user_error(result, 1, "unknown store URL scheme")
+
+
+# -- demo ----------------------------------------------------------------------------
+
+
+def test_demo_serves_the_session_across_requests(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sessionware", "demo", "--port", str(port),
+         "--secret-key", SECRET, "--store", f"sqlite:///{tmp_path}/demo.db"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        with requests.Session() as http:
+
+            def up():
+                if process.poll() is not None:
+                    raise RuntimeError(f"demo exited: {process.stderr.read()}")
+                try:
+                    return http.get(url + "/", timeout=2).ok
+                except requests.ConnectionError:
+                    return False
+
+            wait_for(up, timeout=20, what="the demo server")
+            assert "session key not found" in http.get(url + "/check", timeout=5).text
+            response = http.get(url + "/set", timeout=5)
+            assert response.ok and "session set" in response.text
+            assert "HttpOnly" in response.headers["Set-Cookie"]
+            assert "username is set: admin" in http.get(url + "/check", timeout=5).text
+            page = http.get(url + "/", timeout=5).text
+            assert '<td id="new">False</td>' in page
+            assert "&#x27;wuhan&#x27;" in page  # escaped data
+            assert "session cleared" in http.get(url + "/clear", timeout=5).text
+            assert "session key not found" in http.get(url + "/check", timeout=5).text
+            assert http.get(url + "/nope", timeout=5).status_code == 404
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            status = process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            stdout, stderr = process.communicate()
+    assert status == 0, stderr
+    assert "Traceback" not in stderr
+    assert f"http://127.0.0.1:{port}/" in stdout
