@@ -31,8 +31,7 @@ __all__ = ["DecodeError", "decode", "decode_envelope", "encode", "encode_envelop
 MAX_SIZE = 1 << 20
 #: Most containers (lists, dicts, tuples, sets) nested in one value, encoding and decoding alike.
 MAX_DEPTH = 64
-#: Most ext containers nested while decoding; each level is a nested msgpack call with a
-#: ~40 KB C stack frame, so this bounds the decoder's recursion before MAX_DEPTH is checked.
+#: Most tuples/sets nested in one value: each level is a nested msgpack call (a recursion).
 MAX_EXT_DEPTH = 32
 
 # The ext-code table is a wire format: codes are never renumbered or reused.
@@ -55,7 +54,8 @@ _PACK_OPTS: dict[str, Any] = {"strict_types": True, "use_bin_type": True}
 # an aware UTC datetime it is at least a value of a supported type.
 _UNPACK_OPTS: dict[str, Any] = {"raw": False, "strict_map_key": False, "timestamp": 3}
 _NATIVE = frozenset({type(None), bool, float, str, bytes})
-_CONTAINERS = frozenset({list, dict, tuple, set, frozenset})
+_EXT_CONTAINERS = frozenset({tuple, set, frozenset})
+_CONTAINERS = _EXT_CONTAINERS | {list, dict}
 _INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1
 # Bytes that can open a container or an ext: one is needed per nesting level, so their
 # count bounds the depth of the packed value and spares most values a Python walk.
@@ -76,19 +76,19 @@ class _Refused(TypeError):
 
 
 def _too_deep(value: Any, limit: int) -> bool:
-    """Whether *value* nests more than *limit* containers (iteratively: no recursion)."""
+    """Whether *value* nests more than *limit* containers or MAX_EXT_DEPTH tuples/sets."""
     if type(value) not in _CONTAINERS:
         return False
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
+    stack = [(value, 1, int(type(value) in _EXT_CONTAINERS))]
+    while stack:  # iterative, so a deep value cannot exhaust the stack here
+        node, depth, ext = stack.pop()
+        if depth > limit or ext > MAX_EXT_DEPTH:
             return True
         children = node.items() if type(node) is dict else ((x,) for x in node)
         for pair in children:
             for child in pair:
                 if type(child) in _CONTAINERS:
-                    stack.append((child, depth + 1))
+                    stack.append((child, depth + 1, ext + (type(child) in _EXT_CONTAINERS)))
     return False
 
 
@@ -99,7 +99,7 @@ def _pack_items(code: int, value: Any) -> msgpack.ExtType:
     # A subtree too deep for the decoder is refused here, before the nested packb calls
     # recurse in C (thousands of levels of lists inside tuples crash the interpreter).
     if _too_deep(value, MAX_DEPTH):
-        raise _Refused(f"{type(value).__name__} nested too deeply", f"limit {MAX_DEPTH}")
+        raise ValueError("nested too deeply")
     return msgpack.ExtType(code, msgpack.packb(list(value), default=_default, **_PACK_OPTS))
 
 
@@ -194,6 +194,13 @@ def _key_repr(key: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _short(path: str) -> str:
+    if len(path) <= 120:
+        return path
+    head, tail = path[:80], path[-40:]
+    return f"{head[: head.rfind('[')]}...{tail[tail.find('[') :]}"
+
+
 def _unsupported(value: Any) -> _Refused:
     name = type(value).__name__
     for base in _SUPPORTED:
@@ -210,24 +217,25 @@ def _unsupported(value: Any) -> _Refused:
 
 def _locate(value: Any, path: str, limit: int) -> UnsupportedValueError | None:
     """Find the first value (in packing order) that cannot be stored, with its key path."""
-    stack = [(value, path, 0)]
+    stack = [(value, path, 0, 0)]
     while stack:
-        node, where, level = stack.pop()
+        node, where, level, ext = stack.pop()
         kind = type(node)
         refused: _Refused | None = None
-        if kind in _CONTAINERS and level >= limit:
-            message = f"nested too deeply at {where}: more than {limit} containers deep"
-            return UnsupportedValueError(message, where)
+        ext += kind in _EXT_CONTAINERS
+        if (kind in _CONTAINERS and level >= limit) or ext > MAX_EXT_DEPTH:
+            message = f"a value nests at most {MAX_DEPTH} containers, {MAX_EXT_DEPTH} tuples/sets"
+            return UnsupportedValueError(f"nested too deeply at {_short(where)}: {message}", where)
         if kind is dict:
             for key, item in reversed(node.items()):
-                stack.append((item, f"{where}[{_key_repr(key)}]", level + 1))
-                stack.append((key, f"{where}[<key {_key_repr(key)}>]", level + 1))
+                stack.append((item, f"{where}[{_key_repr(key)}]", level + 1, ext))
+                stack.append((key, f"{where}[<key {_key_repr(key)}>]", level + 1, ext))
         elif kind is list or kind is tuple:
             stack.extend(
-                (x, f"{where}[{i}]", level + 1) for i, x in reversed(list(enumerate(node)))
+                (x, f"{where}[{i}]", level + 1, ext) for i, x in reversed(list(enumerate(node)))
             )
         elif kind is set or kind is frozenset:
-            stack.extend((x, f"{where}[<{kind.__name__} member>]", level + 1) for x in node)
+            stack.extend((x, f"{where}[<{kind.__name__} member>]", level + 1, ext) for x in node)
         elif kind is int:
             if not _INT_MIN <= node <= _INT_MAX:
                 refused = _Refused("int outside the 64-bit range", "store it as a str or Decimal")
@@ -353,7 +361,20 @@ def _unpack_decimal(payload: bytes, depth: int) -> Decimal:
 def _unpack_items(payload: bytes, depth: int) -> list[Any]:
     if depth >= MAX_EXT_DEPTH:
         raise DecodeError(f"tuples/sets nested more than {MAX_EXT_DEPTH} deep")
-    items = msgpack.unpackb(payload, ext_hook=_HOOKS[depth + 1], **_UNPACK_OPTS)
+    if depth == 0:
+        items = msgpack.unpackb(payload, ext_hook=_HOOKS[1], **_UNPACK_OPTS)
+    else:
+        # Deeper down, an Unpacker: unpackb keeps a ~40 KB parse stack on the C stack,
+        # which 32 nested levels would overflow in a thread with a small stack; an
+        # Unpacker keeps it on the heap. Capping its buffer at the payload's length bounds
+        # every length it accepts, as unpackb does.
+        unpacker = msgpack.Unpacker(
+            ext_hook=_HOOKS[depth + 1], max_buffer_size=max(len(payload), 1), **_UNPACK_OPTS
+        )
+        unpacker.feed(payload)
+        items = unpacker.unpack()
+        if unpacker.tell() != len(payload):
+            raise DecodeError("extra data after a container ext payload")
     if type(items) is not list:
         raise DecodeError("malformed container ext payload")
     return items
