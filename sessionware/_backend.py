@@ -7,8 +7,14 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from sessionware._codec import DecodeError, decode, decode_envelope, encode, encode_envelope
-from sessionware._codec import encode_items
+from sessionware._codec import (
+    DecodeError,
+    decode,
+    decode_envelope,
+    encode,
+    encode_envelope,
+    encode_items,
+)
 from sessionware._cookies import MAX_COOKIE_SIZE, CookieHeaders
 from sessionware._signing import BadToken, KeyRing
 from sessionware.errors import CookieTooLargeError, SessionWarning, UnsupportedValueError
@@ -54,8 +60,15 @@ class Backend:
         return self.cookies.candidates(header)[:MAX_CANDIDATES]
 
     def _start_new(self, session: Session, now: int) -> dict[str, Any]:
-        session._new = True
-        session.created = now
+        session._reset(
+            new=True,
+            sid=None,
+            permanent=False,
+            created=now,
+            issued=now,
+            baseline=None,
+            resign=False,
+        )
         return {}
 
     def _too_old(self, created: int, now: int) -> bool:
@@ -116,13 +129,15 @@ class CookieBackend(Backend):
             if self._too_old(created, now):
                 self._debug("past absolute_lifetime")
                 continue
-            session._new = False
-            session._sid = session.incoming_sid = sid
-            session._permanent = bool(flags & FLAG_PERMANENT)
-            session.created = created
-            session.issued = issued
-            session.resign = index > 0
-            session.baseline = payload
+            session._reset(
+                new=False,
+                sid=sid,
+                permanent=bool(flags & FLAG_PERMANENT),
+                created=created,
+                issued=issued,
+                baseline=payload,
+                resign=index > 0,
+            )
             return data  # type: ignore[no-any-return]
         return self._start_new(session, now)
 
@@ -198,19 +213,24 @@ class ServerBackend(Backend):
                 if type(created) is not int or type(flags) is not int:
                     raise DecodeError("bad marker")
             except (DecodeError, ValueError, TypeError) as exc:
-                logger.warning("session record %s… cannot be decoded (%s); starting a new session",
-                               sid[:6], exc)
+                logger.warning(
+                    "session record %s… cannot be decoded (%s); starting a new session",
+                    sid[:6],
+                    exc,
+                )
                 continue
             if self._too_old(created, now):
                 self._debug("past absolute_lifetime")
                 continue
-            session._new = False
-            session._sid = session.incoming_sid = sid
-            session._permanent = bool(flags & FLAG_PERMANENT)
-            session.created = created
-            session.issued = issued
-            session.resign = index > 0
-            session.baseline = record
+            session._reset(
+                new=False,
+                sid=sid,
+                permanent=bool(flags & FLAG_PERMANENT),
+                created=created,
+                issued=issued,
+                baseline=record,
+                resign=index > 0,
+            )
             return data
         return self._start_new(session, now)
 

@@ -117,7 +117,9 @@ def build_config(
     if not isinstance(cookie_name, str) or not _TOKEN_RE.match(cookie_name):
         raise ConfigurationError(f"cookie_name {cookie_name!r} is not a valid cookie name")
     if cookie_domain is not None and (not isinstance(cookie_domain, str) or not cookie_domain):
-        raise ConfigurationError(f"cookie_domain must be a non-empty str or None: {cookie_domain!r}")
+        raise ConfigurationError(
+            f"cookie_domain must be a non-empty str or None: {cookie_domain!r}"
+        )
     if not isinstance(cookie_path, str) or not cookie_path.startswith("/"):
         raise ConfigurationError(f"cookie_path must be a str starting with '/': {cookie_path!r}")
     secure = _flag(cookie_secure, "cookie_secure")
@@ -156,7 +158,9 @@ def build_config(
         if refresh_interval is None
         else seconds(refresh_interval, "refresh_interval", allow_zero=True)
     )
-    absolute = None if absolute_lifetime is None else seconds(absolute_lifetime, "absolute_lifetime")
+    absolute = (
+        None if absolute_lifetime is None else seconds(absolute_lifetime, "absolute_lifetime")
+    )
     if not isinstance(environ_key, str) or not environ_key:
         raise ConfigurationError(f"environ_key must be a non-empty str: {environ_key!r}")
 

@@ -151,8 +151,15 @@ class _Exchange:
     also by apps that call ``start_response`` lazily inside a generator.
     """
 
-    __slots__ = ("middleware", "session", "server_start_response", "status", "headers",
-                 "exc_info", "write_body")
+    __slots__ = (
+        "middleware",
+        "session",
+        "server_start_response",
+        "status",
+        "headers",
+        "exc_info",
+        "write_body",
+    )
 
     def __init__(
         self, middleware: SessionMiddleware, session: Session, start_response: StartResponse
@@ -160,9 +167,7 @@ class _Exchange:
         self.middleware = middleware
         self.session = session
         self.server_start_response = start_response
-        self.status: str | None = None
-        self.headers: list[tuple[str, str]] = []
-        self.exc_info: Any = None
+        self.status: str | None = None  # headers and exc_info are set with it
         self.write_body: Callable[[bytes], object] | None = None
 
     def start_response(
@@ -172,8 +177,8 @@ class _Exchange:
             # Headers already went out: the server must re-raise (PEP 3333).
             return self.server_start_response(status, headers, exc_info)
         self.status = status
-        self.headers = headers
-        self.exc_info = exc_info
+        self.headers: list[tuple[str, str]] = headers
+        self.exc_info: Any = exc_info
         return self.write
 
     def finish(self) -> None:

@@ -48,6 +48,8 @@ class Session(MutableMapping[str, Any]):
     )
 
     def __init__(self, backend: Backend, environ: dict[str, Any]) -> None:
+        # Only what an untouched request needs is set here: every request
+        # pays for this. The backend fills in the rest when it loads.
         self._backend = backend
         self._environ = environ
         self._data: dict[str, Any] | None = None
@@ -56,17 +58,28 @@ class Session(MutableMapping[str, Any]):
         self.modified = False
         #: The app read or wrote the session during this request.
         self.accessed = False
-        self._permanent = False
-        self._sid: str | None = None
-        self._new = True
-        # Filled by the backend on load; read by it on save.
-        self.incoming_sid: str | None = None  # sid that came with the request
-        self.created = 0  # unix time the session was first created
-        self.issued = 0  # unix time the incoming cookie was signed
-        self.baseline: Any = None  # encoded form as loaded, for change detection
-        self.resign = False  # verified with a fallback key: re-sign with the current one
-        self.regenerated = False
         self.sealed = False  # the response headers have gone out
+
+    def _reset(
+        self,
+        *,
+        new: bool,
+        sid: str | None,
+        permanent: bool,
+        created: int,
+        issued: int,
+        baseline: Any,
+        resign: bool,
+    ) -> None:
+        """Set the loaded state (called by the backend while loading)."""
+        self._new = new
+        self._sid = self.incoming_sid = sid  # incoming_sid: the id that came with the request
+        self._permanent = permanent
+        self.created = created  # unix time the session was first created
+        self.issued = issued  # unix time the incoming cookie was signed
+        self.baseline = baseline  # encoded form as loaded, for change detection
+        self.resign = resign  # verified with a fallback key: re-sign with the current one
+        self.regenerated = False
 
     # -- loading -----------------------------------------------------------
 
@@ -158,9 +171,7 @@ class Session(MutableMapping[str, Any]):
     def __repr__(self) -> str:
         if self._data is None:
             return "<Session (not loaded)>"
-        flags = " ".join(
-            name for name in ("new", "modified", "permanent") if getattr(self, name)
-        )
+        flags = " ".join(name for name in ("new", "modified", "permanent") if getattr(self, name))
         return f"<Session {self._data!r}{' ' + flags if flags else ''}>"
 
     # -- metadata ------------------------------------------------------------

@@ -29,8 +29,9 @@ class Gunicorn:
     gunicorn's error log (worker tracebacks land there).
     """
 
-    def __init__(self, app, *, workers=2, env=None, pythonpath=(), args=(), log_dir=None,
-                 ready_path="/"):
+    def __init__(
+        self, app, *, workers=2, env=None, pythonpath=(), args=(), log_dir=None, ready_path="/"
+    ):
         require_binary("gunicorn")
         self.app = app
         self.workers = workers
@@ -59,13 +60,20 @@ class Gunicorn:
             *self.args,
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True,
+            command,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             wait_for(self._ready, timeout=30, what=f"gunicorn {self.app} on {self.url}")
-            wait_for(lambda: len(self.worker_pids()) >= self.workers, timeout=30,
-                     what="all gunicorn workers")
+            wait_for(
+                lambda: len(self.worker_pids()) >= self.workers,
+                timeout=30,
+                what="all gunicorn workers",
+            )
         except BaseException:
             self.stop()
             raise
@@ -73,7 +81,9 @@ class Gunicorn:
 
     def _ready(self):
         if self.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_text()}")
+            raise RuntimeError(
+                f"gunicorn exited with {self.process.returncode}:\n{self.log_text()}"
+            )
         try:
             with urllib.request.urlopen(self.url + self.ready_path, timeout=2) as response:
                 response.read()

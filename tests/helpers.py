@@ -33,8 +33,9 @@ def handler_app(handler, key="session"):
 def make_client(handler, **options):
     """werkzeug's test client on the real middleware, wrapped in LintMiddleware."""
     options.setdefault("secret_key", SECRET)
-    middleware = SessionMiddleware(handler_app(handler, options.get("environ_key", "session")),
-                                   **options)
+    middleware = SessionMiddleware(
+        handler_app(handler, options.get("environ_key", "session")), **options
+    )
     return Client(LintMiddleware(middleware)), middleware
 
 

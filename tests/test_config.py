@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from helpers import SECRET
 from sessionware import ConfigurationError, SessionMiddleware, SessionWarning
 from sessionware.stores import CookieStore, MemoryStore
-
-from helpers import SECRET
 
 
 def app(environ, start_response):

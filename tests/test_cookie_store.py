@@ -13,10 +13,9 @@ from freezegun import freeze_time
 from itsdangerous.encoding import base64_encode
 from werkzeug.test import Client
 
+from helpers import OLD_SECRET, SECRET, SEED, cookie_value, set_cookies
 from sessionware import SessionMiddleware
 from sessionware.stores import CookieStore
-
-from helpers import OLD_SECRET, SECRET, SEED, cookie_value, set_cookies
 
 
 def echo_app(environ, start_response):

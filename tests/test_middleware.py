@@ -10,6 +10,7 @@ from freezegun import freeze_time
 from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import Client
 
+from helpers import SECRET, SEED, cookie_value, make_client, set_cookies
 from sessionware import (
     CookieTooLargeError,
     Session,
@@ -18,8 +19,6 @@ from sessionware import (
     UnsupportedValueError,
 )
 from sessionware.stores import CookieStore
-
-from helpers import SECRET, SEED, cookie_value, make_client, set_cookies
 
 
 def routes(**table):
@@ -164,8 +163,9 @@ def test_expiry_is_enforced_by_the_server_not_the_browser():
 
 
 def test_absolute_lifetime_caps_max_age_and_ends_the_session():
-    client, _ = make_client(routes(**BASIC), absolute_lifetime=timedelta(hours=1),
-                            permanent_lifetime=timedelta(days=1))
+    client, _ = make_client(
+        routes(**BASIC), absolute_lifetime=timedelta(hours=1), permanent_lifetime=timedelta(days=1)
+    )
     with freeze_time("2026-01-01 00:00:00"):
         assert "Max-Age=3600" in set_cookies(client.get("/perm"))[0]
     with freeze_time("2026-01-01 00:40:00"):
@@ -179,9 +179,11 @@ def test_absolute_lifetime_caps_max_age_and_ends_the_session():
 
 
 def test_detect_nested_changes():
-    handler = routes(set=lambda s: s.__setitem__("cart", []),
-                     add=lambda s: s["cart"].append("apple"),
-                     show=lambda s: ",".join(s["cart"]))
+    handler = routes(
+        set=lambda s: s.__setitem__("cart", []),
+        add=lambda s: s["cart"].append("apple"),
+        show=lambda s: ",".join(s["cart"]),
+    )
     client, _ = make_client(handler)
     client.get("/set")
     assert len(set_cookies(client.get("/add"))) == 1
@@ -189,10 +191,12 @@ def test_detect_nested_changes():
 
 
 def test_nested_change_without_detection_needs_modified():
-    handler = routes(set=lambda s: s.__setitem__("cart", []),
-                     add=lambda s: s["cart"].append("apple"),
-                     add_flag=lambda s: s["cart"].append("pear") or setattr(s, "modified", True),
-                     show=lambda s: ",".join(s["cart"]))
+    handler = routes(
+        set=lambda s: s.__setitem__("cart", []),
+        add=lambda s: s["cart"].append("apple"),
+        add_flag=lambda s: s["cart"].append("pear") or setattr(s, "modified", True),
+        show=lambda s: ",".join(s["cart"]),
+    )
     client, _ = make_client(handler, detect_nested_changes=False)
     client.get("/set")
     assert set_cookies(client.get("/add")) == []
@@ -223,6 +227,7 @@ def test_generator_app_changes_before_first_byte_are_saved():
     response = client.get("/")
     assert response.text == "hello world"
     assert len(set_cookies(response)) == 1
+
     def reader(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [repr(dict(environ["session"])).encode()]
@@ -316,8 +321,10 @@ def test_oversized_cookie_warns_with_size_limit_and_largest_keys():
 def test_oversized_cookie_raises_with_strict_size():
     import os
 
-    client, _ = make_client(routes(big=lambda s: s.__setitem__("blob", os.urandom(4000))),
-                            store=CookieStore(strict_size=True))
+    client, _ = make_client(
+        routes(big=lambda s: s.__setitem__("blob", os.urandom(4000))),
+        store=CookieStore(strict_size=True),
+    )
     with pytest.raises(CookieTooLargeError, match="blob"):
         client.get("/big")
 
@@ -342,8 +349,9 @@ def test_environ_key_and_stacked_middlewares():
         return [f"{environ['a']['n']} {environ['b']['n']}".encode()]
 
     inner = SessionMiddleware(app, SECRET, environ_key="b", cookie_name="b")
-    client = Client(LintMiddleware(SessionMiddleware(inner, SECRET, environ_key="a",
-                                                      cookie_name="a")))
+    client = Client(
+        LintMiddleware(SessionMiddleware(inner, SECRET, environ_key="a", cookie_name="a"))
+    )
     assert client.get("/").text == "1 10"
     assert client.get("/").text == "2 20"
 
@@ -365,8 +373,9 @@ def test_sid_is_stable_across_requests_and_random(client):
 
 
 def test_regenerate_keeps_data_and_changes_sid():
-    handler = routes(set=seed, sid=lambda s: s.sid, login=lambda s: s.regenerate(),
-                     read=lambda s: s["username"])
+    handler = routes(
+        set=seed, sid=lambda s: s.sid, login=lambda s: s.regenerate(), read=lambda s: s["username"]
+    )
     client, _ = make_client(handler)
     client.get("/set")
     before = client.get("/sid").text
@@ -376,8 +385,9 @@ def test_regenerate_keeps_data_and_changes_sid():
 
 
 def test_invalidate_clears_and_deletes_the_cookie():
-    client, _ = make_client(routes(set=seed, out=lambda s: s.invalidate(),
-                                   read=lambda s: str(s.get("username"))))
+    client, _ = make_client(
+        routes(set=seed, out=lambda s: s.invalidate(), read=lambda s: str(s.get("username")))
+    )
     client.get("/set")
     (header,) = set_cookies(client.get("/out"))
     assert "Max-Age=0" in header
@@ -385,10 +395,16 @@ def test_invalidate_clears_and_deletes_the_cookie():
 
 
 def test_cookie_attributes_follow_settings():
-    client, _ = make_client(routes(**BASIC), cookie_name="__Secure-sid", cookie_secure=True,
-                            cookie_domain="example.com", cookie_path="/app",
-                            cookie_samesite="Strict", cookie_httponly=False,
-                            cookie_partitioned=True)
+    client, _ = make_client(
+        routes(**BASIC),
+        cookie_name="__Secure-sid",
+        cookie_secure=True,
+        cookie_domain="example.com",
+        cookie_path="/app",
+        cookie_samesite="Strict",
+        cookie_httponly=False,
+        cookie_partitioned=True,
+    )
     (header,) = set_cookies(client.get("https://example.com/app/set"))
     assert header.startswith("__Secure-sid=")
     for part in ("Domain=example.com", "Secure", "Path=/app", "SameSite=Strict", "Partitioned"):

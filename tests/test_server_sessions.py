@@ -8,11 +8,10 @@ import pytest
 from freezegun import freeze_time
 from werkzeug.test import Client
 
+from helpers import SECRET, SEED, cookie_value, set_cookies
 from sessionware import SessionMiddleware, StoreError
 from sessionware._backend import MARKER
 from sessionware.stores import MemoryStore
-
-from helpers import SECRET, SEED, cookie_value, set_cookies
 
 
 class RecordingStore(MemoryStore):

@@ -6,9 +6,8 @@ from collections.abc import MutableMapping
 
 import pytest
 
-from sessionware import Session, SessionMiddleware
-
 from helpers import SECRET, SEED
+from sessionware import Session, SessionMiddleware
 
 
 def fresh(data=None):

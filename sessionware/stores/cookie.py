@@ -9,9 +9,7 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from itsdangerous.encoding import base64_decode, base64_encode
-
-from sessionware._signing import BadToken, KeyRing
+from sessionware._signing import BadToken, KeyRing, b64decode, b64encode
 from sessionware.errors import ConfigurationError
 
 #: Tokens longer than this are refused before any work (browsers cap at ~4 KB).
@@ -45,7 +43,7 @@ class CookieStore:
                 import cryptography  # noqa: F401
             except ImportError:
                 raise ConfigurationError(
-                    'CookieStore(encrypt=True) needs the cryptography package: '
+                    "CookieStore(encrypt=True) needs the cryptography package: "
                     'pip install "sessionware[crypto]"'
                 ) from None
 
@@ -78,15 +76,13 @@ class CookieSealer:
         """Cookie value for ``payload``: compressed or encrypted, then signed."""
         if self._aeads:
             nonce = os.urandom(_NONCE)
-            body = b"~" + base64_encode(
-                nonce + self._aeads[0].encrypt(nonce, payload, b"sessionware")
-            )
+            body = b"~" + b64encode(nonce + self._aeads[0].encrypt(nonce, payload, b"sessionware"))
         else:
-            body = base64_encode(payload)
+            body = b64encode(payload)
             if len(payload) >= COMPRESS_MIN_SIZE:
                 packed = zlib.compress(payload, 6)
                 if len(packed) + 1 < len(payload):
-                    body = b"." + base64_encode(packed)
+                    body = b"." + b64encode(packed)
         return self.keys.sign(body)
 
     def open(self, token: str, max_age: int) -> tuple[bytes, int, int]:
@@ -102,16 +98,16 @@ class CookieSealer:
             if body[:1] == b"~":
                 if not self._aeads:
                     raise BadToken("cookie is encrypted but this store does not decrypt")
-                raw = base64_decode(body[1:])
+                raw = b64decode(body[1:])
                 payload = self._aeads[index].decrypt(raw[:_NONCE], raw[_NONCE:], b"sessionware")
             elif body[:1] == b".":
-                payload = _inflate(base64_decode(body[1:]))
+                payload = _inflate(b64decode(body[1:]))
             else:
                 if self._aeads:
                     # A signed but unencrypted cookie from before encryption
                     # was turned on: refuse it, the content must be private.
                     raise BadToken("cookie is not encrypted")
-                payload = base64_decode(body)
+                payload = b64decode(body)
         except BadToken:
             raise
         except Exception as exc:  # binascii, zlib and cryptography errors alike
