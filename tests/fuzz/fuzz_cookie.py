@@ -1,0 +1,150 @@
+"""Atheris harness over everything in sessionware that reads untrusted bytes.
+
+Run for a set time (seed corpus in ``corpus/``, made by ``make_corpus.py``)::
+
+    python tests/fuzz/fuzz_cookie.py tests/fuzz/corpus -max_total_time=600
+
+The first byte of an input picks the entry point (``MODES``), the rest is the
+data. Any exception that escapes :func:`TestOneInput` is a finding: the
+middleware promises that untrusted input never raises to the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from itsdangerous.encoding import base64_encode
+
+    from sessionware import SessionMiddleware
+    from sessionware._backend import MARKER
+    from sessionware._codec import DecodeError, decode, decode_envelope, encode
+    from sessionware.stores import CookieStore, MemoryStore
+
+SECRET = "fuzz-secret-key-0123456789abcdef-xyz"
+OLD_SECRET = "fuzz-old-secret-key-0123456789abcdef"
+#: Long enough that the committed corpus cookies do not expire.
+LIFETIME = 20 * 365 * 24 * 3600
+#: The sid of the server-store record the corrupt-record mode writes.
+SID = "fuzzfuzzfuzzfuzzfuzzAA"
+
+
+def _app(environ, start_response):  # never called: the harness drives the middleware
+    raise AssertionError("not used")
+
+
+def _middleware(store):
+    return SessionMiddleware(
+        _app, SECRET, fallback_keys=[OLD_SECRET], store=store, permanent_lifetime=LIFETIME
+    )
+
+
+PLAIN = _middleware(CookieStore())
+ENCRYPTED = _middleware(CookieStore(encrypt=True))
+MEMORY = MemoryStore()
+SERVER = _middleware(MEMORY)
+SID_COOKIE = SERVER.backend.keys.sign(SID.encode("ascii"))
+GOOD_MARKER = encode([0, 0])
+
+
+def exercise(middleware, cookie_header):
+    """Open, touch, change and save a session; check it is new-and-empty or valid."""
+    session = middleware.open_session({"HTTP_COOKIE": cookie_header})
+    items = dict(session.items())
+    if session.new and items:
+        raise AssertionError(f"a new session has data: {items!r}")
+    _ = session.sid, session.permanent
+    session["fuzz"] = 1
+    middleware.save_session(session)
+    if middleware is SERVER and session.sid != SID:
+        MEMORY.delete(session.sid)  # keep the store from growing over millions of runs
+    return session
+
+
+def cookie_header(value):
+    return f"session={value}"
+
+
+def mode_plain_header(data):
+    exercise(PLAIN, data.decode("latin-1"))
+
+
+def mode_encrypted_header(data):
+    exercise(ENCRYPTED, data.decode("latin-1"))
+
+
+def mode_server_header(data):
+    exercise(SERVER, data.decode("latin-1"))
+
+
+def mode_sealed_payload(data):
+    # Sealed by the real sealer: the fuzzed bytes reach zlib (when long) and msgpack.
+    exercise(PLAIN, cookie_header(PLAIN.backend.sealer.seal(data)))
+
+
+def mode_encrypted_payload(data):
+    # Encrypted with the real key: the fuzzed bytes reach msgpack after AES-GCM.
+    exercise(ENCRYPTED, cookie_header(ENCRYPTED.backend.sealer.seal(data)))
+
+
+def mode_signed_body(data):
+    # Arbitrary bytes behind the signature: base64, "." (zlib) and "~" prefixes.
+    # Only ASCII can travel in a cookie (and be signed into one).
+    body = bytes(b & 0x7F for b in data)
+    exercise(PLAIN, cookie_header(PLAIN.backend.sealer.keys.sign(body)))
+
+
+def mode_signed_zlib(data):
+    exercise(PLAIN, cookie_header(PLAIN.backend.sealer.keys.sign(b"." + base64_encode(data))))
+
+
+def mode_codec(data):
+    for function in (decode, decode_envelope):
+        try:
+            function(data)
+        except DecodeError:
+            pass
+
+
+def mode_record_value(data):
+    MEMORY.save(SID, {MARKER: GOOD_MARKER, "value": data}, 60)
+    exercise(SERVER, cookie_header(SID_COOKIE))
+
+
+def mode_record_marker(data):
+    MEMORY.save(SID, {MARKER: data, "value": encode("x")}, 60)
+    exercise(SERVER, cookie_header(SID_COOKIE))
+
+
+MODES = [
+    mode_plain_header,
+    mode_encrypted_header,
+    mode_server_header,
+    mode_sealed_payload,
+    mode_encrypted_payload,
+    mode_signed_body,
+    mode_signed_zlib,
+    mode_codec,
+    mode_record_value,
+    mode_record_marker,
+]
+
+
+def TestOneInput(data: bytes) -> None:  # noqa: N802 - atheris' name
+    if not data:
+        return
+    MODES[data[0] % len(MODES)](data[1:])
+
+
+def main():
+    # A corrupt record logs a warning per input; the fuzzer's output is enough.
+    logging.getLogger("sessionware").disabled = True
+    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
