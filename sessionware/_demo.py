@@ -177,6 +177,8 @@ def _page(session: Session, message: str) -> str:
 <h2>Session</h2>
 <table>{rows}</table>
 <pre id="data">{e(data)}</pre>
+<p>Served by process <span id="pid">{os.getpid()}</span>: with several workers, any of
+them reads the session.</p>
 <h2>Operations</h2>
 <ul>{links}</ul>
 <form action="/put"><input name="key" placeholder="key"> <input name="value"
