@@ -6,6 +6,7 @@ Add fixtures by section; keep each one generic (no test-specific data).
 import uuid
 
 import pytest
+
 from servers import RedisServer, require_binary
 from servers import redis_cluster as start_redis_cluster
 
