@@ -1,0 +1,189 @@
+"""A real headless Chromium against the demo served by a real server.
+
+The browser keeps the cookie, hides the HttpOnly session cookie from
+JavaScript, and applies SameSite: these tests check sessionware's cookie
+attributes where they matter, in a browser.
+"""
+
+import contextlib
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from helpers import SECRET
+from servers import free_port, require_binary, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+class Server:
+    """A command serving HTTP on 127.0.0.1:``port`` in a subprocess."""
+
+    def __init__(self, command, port, log):
+        self.command = command
+        self.port = port
+        self.log_path = log
+        self.process = None
+
+    def __enter__(self):
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in __exit__)
+        self.process = subprocess.Popen(
+            self.command, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for(self._up, timeout=20, what=f"{self.command} on port {self.port}")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _up(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.command} exited:\n{self.log_path.read_text()}")
+        try:
+            with requests.get(f"http://127.0.0.1:{self.port}/", timeout=2):
+                return True
+        except requests.ConnectionError:
+            return False
+
+    def __exit__(self, *exc_info):
+        process, self.process = self.process, None
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.log.close()
+
+
+def demo(tmp_path, samesite="Lax"):
+    port = free_port()
+    command = [
+        sys.executable, "-m", "sessionware", "demo", "--port", str(port),
+        "--secret-key", SECRET, "--cookie-samesite", samesite,
+    ]  # fmt: skip
+    return Server(command, port, tmp_path / f"demo-{port}.log")
+
+
+@contextlib.contextmanager
+def chromium(tmp_path):
+    """A headless Chromium driven by chromedriver; always quit on exit."""
+    binary = require_binary("chromium")
+    driver_binary = require_binary("chromedriver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(argument)
+    service = Service(driver_binary, log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        driver.set_page_load_timeout(30)
+        yield driver
+    finally:
+        driver.quit()
+
+
+def field(driver, name):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, name).text
+
+
+def click(driver, selector):
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, selector).click()
+    wait_for(lambda: driver.execute_script("return document.readyState") == "complete")
+
+
+def test_session_in_a_real_browser(tmp_path):
+    with demo(tmp_path) as server, chromium(tmp_path) as driver:
+        base = f"http://127.0.0.1:{server.port}"
+        driver.get(base + "/")
+        assert field(driver, "new") == "True" and field(driver, "keys") == "0"
+
+        driver.get(base + "/set")
+        assert field(driver, "message") == "session set"
+        sid = field(driver, "sid")
+        driver.refresh()  # GET /set again: same session, same sid
+        driver.get(base + "/")
+        driver.refresh()
+        assert field(driver, "new") == "False"
+        assert field(driver, "sid") == sid and field(driver, "keys") == "5"
+        assert "wuhan" in field(driver, "data")
+
+        # The browser holds the cookie with our attributes...
+        cookie = driver.get_cookie("session")
+        assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+        assert "expiry" not in cookie  # not permanent: a browser-session cookie
+        # ...and JavaScript cannot see it, although it sees other cookies.
+        driver.execute_script("document.cookie = 'visible=1; path=/'")
+        seen = driver.execute_script("return document.cookie")
+        assert "visible=1" in seen and "session=" not in seen
+
+        click(driver, 'a[href="/permanent?on=1"]')
+        assert field(driver, "permanent") == "True"
+        assert driver.get_cookie("session")["expiry"] > 0
+
+        click(driver, 'a[href="/logout"]')
+        assert field(driver, "message") == "logged out" and field(driver, "keys") == "0"
+        assert driver.get_cookie("session") is None
+        driver.get(base + "/")
+        assert field(driver, "new") == "True" and field(driver, "sid") != sid
+
+
+@pytest.mark.parametrize("samesite, sent_cross_site", [("Strict", False), ("Lax", True)])
+def test_samesite_on_a_cross_site_navigation(samesite, sent_cross_site, tmp_path):
+    """127.0.0.1 and localhost are different sites: a link from one to the
+    other is a cross-site top-level navigation, which carries a Lax cookie
+    and not a Strict one."""
+    site_b = tmp_path / "site-b"
+    site_b.mkdir()
+    b_port = free_port()
+    b_command = [
+        sys.executable, "-m", "http.server", str(b_port),
+        "--bind", "127.0.0.1", "--directory", str(site_b),
+    ]  # fmt: skip
+    with (
+        demo(tmp_path, samesite) as a,
+        Server(b_command, b_port, tmp_path / "site-b.log"),
+        chromium(tmp_path) as driver,
+    ):
+        a_url = f"http://127.0.0.1:{a.port}/"
+        (site_b / "link.html").write_text(
+            f'<!doctype html><a id="to-a" href="{a_url}">to site A</a>', encoding="utf-8"
+        )
+        driver.get(a_url + "set")
+        assert driver.get_cookie("session")["sameSite"] == samesite
+        driver.get(a_url)  # typed into the address bar: same-site, cookie sent
+        assert field(driver, "new") == "False"
+
+        driver.get(f"http://localhost:{b_port}/link.html")
+        click(driver, "#to-a")
+        assert driver.current_url == a_url
+        if sent_cross_site:
+            assert field(driver, "new") == "False" and field(driver, "keys") == "5"
+        else:
+            assert field(driver, "new") == "True" and field(driver, "keys") == "0"
+        # The browser still holds the cookie: a same-site navigation sends it.
+        assert driver.get_cookie("session") is not None
+        click(driver, 'a[href="/"]')
+        assert field(driver, "new") == "False" and field(driver, "keys") == "5"
