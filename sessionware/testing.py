@@ -122,12 +122,14 @@ def session_transaction(
         if attributes.get("max-age") == "0":
             client.delete_cookie(config.cookie_name, domain=cookie_domain, path=config.cookie_path)
         else:
+            max_age = attributes.get("max-age")
             client.set_cookie(
                 config.cookie_name,
                 value,
                 domain=cookie_domain,
                 origin_only=origin_only,
                 path=config.cookie_path,
+                max_age=None if max_age is None else int(max_age),
             )
 
 
