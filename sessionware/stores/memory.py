@@ -32,7 +32,7 @@ class MemoryStore:
                 self._expire(sid)
             return None
         with self._lock:
-            return dict(record)
+            return dict(record) or None  # a record with no keys is no record
 
     def save(self, sid: str, changes: Mapping[str, bytes | None], ttl: int) -> None:
         now = time.monotonic()
