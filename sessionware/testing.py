@@ -119,18 +119,16 @@ def session_transaction(
         if name.lower() != "set-cookie":
             continue
         value, attributes = _parse_set_cookie(header)
-        if attributes.get("max-age") == "0":
-            client.delete_cookie(config.cookie_name, domain=cookie_domain, path=config.cookie_path)
-        else:
-            max_age = attributes.get("max-age")
-            client.set_cookie(
-                config.cookie_name,
-                value,
-                domain=cookie_domain,
-                origin_only=origin_only,
-                path=config.cookie_path,
-                max_age=None if max_age is None else int(max_age),
-            )
+        max_age = attributes.get("max-age")
+        # Max-Age=0 (a deleted session) makes the client drop the cookie.
+        client.set_cookie(
+            config.cookie_name,
+            value,
+            domain=cookie_domain,
+            origin_only=origin_only,
+            path=config.cookie_path,
+            max_age=None if max_age is None else int(max_age),
+        )
 
 
 def _parse_set_cookie(header: str) -> tuple[str, dict[str, str]]:
@@ -163,9 +161,8 @@ def read_session(middleware: SessionMiddleware, source: _HasHeaders | str) -> Se
         value = None
         for header in source.headers.getlist("Set-Cookie"):
             if header.startswith(f"{name}="):
-                value, attributes = _parse_set_cookie(header)
-                if attributes.get("max-age") == "0":
-                    value = ""
+                # A deleted cookie has an empty value: an empty, new session.
+                value = _parse_set_cookie(header)[0]
         if value is None:
             return None
     environ = {"HTTP_COOKIE": f"{name}={value}"} if value else {}
