@@ -118,7 +118,12 @@ class RedisStore:
                     redis.backoff.NoBackoff(), 1, (redis.exceptions.ConnectionError,)
                 )
                 kwargs.update(client_kwargs)
-                client = redis.Redis.from_url(url, **kwargs)
+                try:
+                    client = redis.Redis.from_url(url, **kwargs)
+                except ValueError as exc:  # redis-py's message for a malformed URL
+                    raise ConfigurationError(
+                        f"RedisStore URL is malformed: {self._scrub(exc)}"
+                    ) from None
             else:
                 raise ConfigurationError(
                     f"RedisStore URL scheme {parts.scheme!r} is not one of redis://, "
