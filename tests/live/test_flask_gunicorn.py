@@ -1,0 +1,84 @@
+"""The seed's Flask app (``flask_app:create_app()``) under a real gunicorn with
+two workers and ``requests`` as the HTTP client and cookie jar, for the
+cookie and the SQLite store."""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import requests
+
+from gunicorn_server import Gunicorn
+from helpers import SECRET, SEED
+from servers import wait_for
+
+LIVE = Path(__file__).resolve().parent
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("store", ["cookie", "sqlite"])
+def test_flask_seed_under_gunicorn_two_workers(store, tmp_path):
+    url = "" if store == "cookie" else f"sqlite:///{tmp_path}/flask.db"
+    env = {"SESSIONWARE_TEST_SECRET": SECRET, "SESSIONWARE_TEST_STORE": url}
+    with (
+        Gunicorn("flask_app:create_app()", workers=2, env=env, pythonpath=[LIVE],
+                 log_dir=tmp_path) as server,
+        requests.Session() as http,
+    ):  # fmt: skip
+
+        def get(path):
+            response = http.get(server.url + path, timeout=10)
+            assert response.status_code == 200, server.log_text()
+            return response
+
+        def page():
+            return get("/").json()
+
+        assert page()["new"] is True
+        response = get("/set")
+        assert response.text == "session set"
+        assert len(response.headers.get("Set-Cookie", "").split("session=")) == 2
+        assert "SameSite=Lax" in response.headers["Set-Cookie"]
+        old_cookie = http.cookies["session"]
+        sid = page()["sid"]
+
+        # Sync workers close every connection, so the kernel spreads requests
+        # over both; if one worker happens to take them all, kill it so that
+        # another process has to answer.
+        seen = set()
+        for attempt in range(60):
+            assert get("/check").text == "username exists: admin"
+            current = page()
+            assert current["data"] == SEED and current["sid"] == sid
+            assert current["new"] is False
+            seen.add(current["pid"])
+            if len(seen) >= 2:
+                break
+            if attempt == 30:
+                os.kill(seen.pop(), signal.SIGKILL)
+                wait_for(lambda: len(server.worker_pids()) >= 2, what="a new worker")
+        assert len(seen) >= 2, "only one worker ever answered"
+
+        get("/flash")
+        flashes = get("/flashes").json()["messages"]
+        assert flashes == [["message", "saved", "str"], ["warning", "<b>bold</b>", "Markup"]]
+
+        assert get("/delete").text == "deleted; age was 25; missing gave default"
+        for _ in range(4):
+            assert get("/check").text == "vip status set"
+
+        for route in ("/clear", "/logout"):
+            get("/set")
+            assert "Max-Age=0" in get(route).headers["Set-Cookie"]
+            assert "session" not in http.cookies
+            for _ in range(4):
+                assert get("/check").text == "no session key found"
+
+        if store == "sqlite":
+            # The record is gone from the shared file: replaying a cookie
+            # from before the logout finds no session on any worker.
+            http.cookies.set("session", old_cookie)
+            for _ in range(4):
+                assert page()["new"] is True
+        assert "Traceback" not in server.log_text()
