@@ -321,6 +321,7 @@ def test_cookie_defaults():
         ({"SESSION_COOKIE_HTTPONLY": False}, [], ["HttpOnly"]),
         ({"SESSION_COOKIE_SAMESITE": "Strict"}, ["SameSite=Strict"], ["SameSite=Lax"]),
         ({"SESSION_COOKIE_SAMESITE": "Lax"}, ["SameSite=Lax"], []),
+        ({"SESSION_COOKIE_SAMESITE": "strict"}, ["SameSite=Strict"], ["SameSite=Lax"]),
         ({"SESSION_COOKIE_SAMESITE": "None", "SESSION_COOKIE_SECURE": True},
          ["SameSite=None", "Secure"], ["SameSite=Lax"]),
         ({"SESSION_COOKIE_PARTITIONED": True, "SESSION_COOKIE_SECURE": True},
