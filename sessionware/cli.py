@@ -25,6 +25,7 @@ from sessionware._signing import BadToken
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import from_url
 from sessionware.stores.cookie import CookieStore
+from sessionware.stores.memory import MemoryStore
 
 #: ``decode`` refuses cookies older than this unless ``--max-age`` says
 #: otherwise: the middleware's default ``permanent_lifetime`` (31 days).
@@ -194,13 +195,15 @@ def _cleanup(args: argparse.Namespace) -> int:
             "give a server-side store URL (sqlite:///..., redis://...)",
             status=2,
         )
-    cleanup = getattr(store, "cleanup", None)
-    if cleanup is None or args.store.lower().startswith("memory:"):
+    if isinstance(store, MemoryStore):
         raise _Fail(
-            f"{args.store}: this store has no records outside the server process "
-            "to clean up; give sqlite:///... or redis://...",
+            "memory:// lives inside each server process, out of reach of this command; "
+            "give sqlite:///... or redis://...",
             status=2,
         )
+    cleanup = getattr(store, "cleanup", None)
+    if cleanup is None:
+        raise _Fail(f"{store!r} has no cleanup() method", status=2)
     try:
         count = int(cleanup())
     finally:

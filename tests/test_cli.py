@@ -6,12 +6,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
 import pytest
 import requests
+from freezegun import freeze_time
 
 from helpers import OLD_SECRET, SECRET, SEED, make_client
 from servers import free_port, wait_for
@@ -35,16 +36,19 @@ def assert_user_error(result, status, *words):
         assert word in result.stderr, result.stderr
 
 
-def seed_cookie(**options):
-    """A cookie the real middleware made for the seed's data."""
+def seed_cookie(extra=True, **options):
+    """A cookie the real middleware made for the seed's data (and, with
+    ``extra``, values JSON has no type for)."""
 
     def handler(session, environ):
         session.update(SEED)
+        session.permanent = True
+        if not extra:
+            return session.sid
         session["when"] = datetime(2024, 5, 1, 12, 30, 0, 123456, tzinfo=UTC)
         session["blob"] = b"\x00\xff"
         session["pair"] = (1, "a")
         session["price"] = Decimal("1.10")
-        session.permanent = True
         return session.sid
 
     client, _ = make_client(handler, **options)
@@ -174,11 +178,14 @@ def test_decode_refuses_a_wrong_key():
 
 
 def test_decode_refuses_an_expired_cookie():
-    cookie, _ = seed_cookie()
-    time.sleep(2.1)
-    result = run("decode", cookie, "--secret-key", SECRET, "--max-age", "1")
+    # (freezegun's datetime class cannot be stored: no extra values here.)
+    with freeze_time(datetime.now(UTC) - timedelta(hours=2)):
+        cookie, _ = seed_cookie(extra=False)
+    result = run("decode", cookie, "--secret-key", SECRET, "--max-age", "3600")
     assert_user_error(result, 1, "expired")
-    assert run("decode", cookie, "--secret-key", SECRET, "--max-age", "60").returncode == 0
+    assert run("decode", cookie, "--secret-key", SECRET, "--max-age", "9000").returncode == 0
+    # The default is the middleware's default permanent_lifetime, 31 days.
+    assert run("decode", cookie, "--secret-key", SECRET).returncode == 0
 
 
 def test_to_json_tags_every_non_json_type():
@@ -238,9 +245,19 @@ def test_cleanup_removes_expired_sqlite_records(tmp_path):
     assert "removed 0 expired session(s)" in result.stdout
 
 
-def test_cleanup_refuses_the_cookie_store():
-    result = run("cleanup", "--store", "cookie://")
-    assert_user_error(result, 2, "cookie://", "nothing to clean up")
+@pytest.mark.parametrize(
+    "url, words",
+    [("cookie://", ["cookie://", "nothing to clean up"]), ("memory://", ["memory://", "inside"])],
+)
+def test_cleanup_refuses_stores_it_cannot_reach(url, words):
+    assert_user_error(run("cleanup", "--store", url), 2, *words)
+
+
+def test_cleanup_on_redis(redis_server):
+    # Redis expires records itself: nothing to do, but the URL is accepted.
+    result = run("cleanup", "--store", redis_server.url)
+    assert result.returncode == 0, result.stderr
+    assert "removed 0 expired session(s)" in result.stdout
 
 
 def test_cleanup_store_errors_are_reported_without_a_traceback(tmp_path):
