@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -84,11 +84,10 @@ def _too_deep(value: Any, limit: int) -> bool:
         node, depth, ext = stack.pop()
         if depth > limit or ext > MAX_EXT_DEPTH:
             return True
-        children = node.items() if type(node) is dict else ((x,) for x in node)
-        for pair in children:
-            for child in pair:
-                if type(child) in _CONTAINERS:
-                    stack.append((child, depth + 1, ext + (type(child) in _EXT_CONTAINERS)))
+        children = [*node.keys(), *node.values()] if type(node) is dict else node
+        for child in children:
+            if type(child) in _CONTAINERS:
+                stack.append((child, depth + 1, ext + (type(child) in _EXT_CONTAINERS)))
     return False
 
 
@@ -100,7 +99,7 @@ def _pack_items(code: int, value: Any) -> msgpack.ExtType:
     # recurse in C (thousands of levels of lists inside tuples crash the interpreter).
     if _too_deep(value, MAX_DEPTH):
         raise ValueError("nested too deeply")
-    return msgpack.ExtType(code, msgpack.packb(list(value), default=_default, **_PACK_OPTS))
+    return msgpack.ExtType(code, _pack_native(list(value)))
 
 
 def _tz_field(tz: tzinfo, kind: str) -> Any:
@@ -108,6 +107,8 @@ def _tz_field(tz: tzinfo, kind: str) -> Any:
         if tz.key is None:
             raise _Refused(f"{kind} with a ZoneInfo that has no key", "use ZoneInfo(key)")
         return tz.key
+    if tz is UTC:
+        return 0
     if type(tz) is timezone:
         offset = tz.utcoffset(None)
         name: str | None = tz.tzname(None)
@@ -129,7 +130,7 @@ def _tz_field(tz: tzinfo, kind: str) -> Any:
 def _pack_fields(code: int, fields: list[Any], tz: tzinfo | None, kind: str) -> msgpack.ExtType:
     if tz is not None:
         fields.append(_tz_field(tz, kind))
-    return msgpack.ExtType(code, msgpack.packb(fields))
+    return msgpack.ExtType(code, _pack_native(fields))
 
 
 def _pack_datetime(v: datetime) -> msgpack.ExtType:
@@ -154,10 +155,10 @@ _ENCODERS: dict[type, Callable[[Any], msgpack.ExtType]] = {
     set: partial(_pack_items, _SET),
     frozenset: partial(_pack_items, _FROZENSET),
     datetime: _pack_datetime,
-    date: lambda v: msgpack.ExtType(_DATE, msgpack.packb([v.year, v.month, v.day])),
+    date: lambda v: msgpack.ExtType(_DATE, _pack_native([v.year, v.month, v.day])),
     time: _pack_time,
     timedelta: lambda v: msgpack.ExtType(
-        _TIMEDELTA, msgpack.packb([v.days, v.seconds, v.microseconds])
+        _TIMEDELTA, _pack_native([v.days, v.seconds, v.microseconds])
     ),
     UUID: lambda v: msgpack.ExtType(_UUID, v.bytes),
     Decimal: lambda v: msgpack.ExtType(_DECIMAL, str(v).encode("ascii")),
@@ -179,14 +180,20 @@ def _default(value: Any) -> msgpack.ExtType:
 _local = threading.local()
 
 
-def _packer() -> Any:
-    # One Packer per thread: a shared Packer is not thread-safe, and reusing one is
-    # about 40 % faster than packb on a small session.
+def _pack_native(value: Any) -> bytes:
+    # Packers are reused from a per-thread pool: a shared Packer is not thread-safe,
+    # packb builds a new one each call (about 40 % slower on a small session), and
+    # tuples and datetimes pack their payloads while an outer Packer is still busy.
     try:
-        return _local.packer
+        pool: list[Any] = _local.pool
     except AttributeError:
-        _local.packer = msgpack.Packer(default=_default, **_PACK_OPTS)
-        return _local.packer
+        pool = _local.pool = []
+    packer = pool.pop() if pool else msgpack.Packer(default=_default, **_PACK_OPTS)
+    try:
+        out: bytes = packer.pack(value)
+    finally:
+        pool.append(packer)
+    return out
 
 
 def _key_repr(key: Any) -> str:
@@ -272,7 +279,7 @@ def _pack(value: Any, path: str, limit: int, checked: Any = None) -> bytes:
     """Pack *value* (in one msgpack call); on failure find the culprit in *checked*."""
     checked = value if checked is None else checked
     try:
-        out: bytes = _packer().pack(value)
+        out = _pack_native(value)
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise _fail(checked, path, limit, exc) from None
     if len(out.translate(None, _NOT_HEADERS)) > limit + (checked is not value):
@@ -417,8 +424,12 @@ def _unpack(data: bytes, max_size: int, limit: int) -> Any:
             raise DecodeError(f"{len(data)} bytes is more than max_size={max_size}")
         # One-shot unpackb caps every length by len(data), so a header claiming 2**32
         # items fails before allocating; its own stack bounds nesting of lists and dicts.
-        value = msgpack.unpackb(data, ext_hook=_HOOKS[0], **_UNPACK_OPTS)
-        if len(bytes(data).translate(None, _NOT_HEADERS)) > limit and _too_deep(value, limit):
+        value = msgpack.unpackb(
+            data, ext_hook=_HOOKS[0], raw=False, strict_map_key=False, timestamp=3
+        )
+        if type(data) is not bytes:
+            data = bytes(data)
+        if len(data.translate(None, _NOT_HEADERS)) > limit and _too_deep(value, limit):
             raise DecodeError(f"more than {limit} containers deep")
     except DecodeError:
         raise
@@ -440,6 +451,7 @@ def decode_envelope(data: bytes, *, max_size: int = MAX_SIZE) -> list[Any]:
     value = _unpack(data, max_size, MAX_DEPTH + 2)
     if type(value) is not list or not value or type(value[-1]) is not dict:
         raise DecodeError("not a session envelope")
-    if not all(type(key) is str for key in value[-1]):
-        raise DecodeError("session keys must be str")
+    for key in value[-1]:
+        if type(key) is not str:
+            raise DecodeError("session keys must be str")
     return value
