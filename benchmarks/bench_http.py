@@ -6,7 +6,8 @@ Every app serves the same read + modify + save route (increment a counter in
 a session holding the seed payload). wrk keeps 8 connections busy; each
 request carries one of 8 valid session cookies minted beforehand (round-robin
 in the Lua script), so every request loads a real session, changes it and
-saves it. Each app is measured ``--runs`` times, interleaved (run 1 of every
+saves it; apps without a session get the same script with a dummy cookie.
+Each app is measured ``--runs`` times, interleaved (run 1 of every
 app, then run 2...); the table gives the median and every ratio is computed
 from medians of the same invocation. See benchmarks/README.md.
 """
@@ -83,10 +84,9 @@ def mint_cookies(base_url: str, count: int) -> list[str]:
     return cookies
 
 
-def run_wrk(wrk: str, url: str, lua: Path | None, duration: float) -> tuple[float, str]:
-    command = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{max(1, round(duration))}s", url]
-    if lua is not None:
-        command[1:1] = ["-s", str(lua)]
+def run_wrk(wrk: str, url: str, lua: Path, duration: float) -> tuple[float, str]:
+    command = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{max(1, round(duration))}s"]
+    command += ["-s", str(lua), url]
     result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
     match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
     if result.returncode != 0 or match is None:
@@ -152,11 +152,14 @@ def measure(wrk: str, name: str, tmp: Path, redis_url: str, duration: float) -> 
         "http_apps:app", workers=2, env=env, pythonpath=[HERE / "apps"], log_dir=tmp
     ).start()
     try:
-        lua = None
         if BASE[name] != name:
             cookies = mint_cookies(server.url, CONNECTIONS)
-            lua = tmp / f"{name}.lua"
-            lua.write_text(LUA % ", ".join(f'"{c}"' for c in cookies))
+        else:
+            # No session: the same Lua script and a cookie of a typical size,
+            # so wrk and the request bytes cost the same as for the others.
+            cookies = ["session=" + "x" * 180] * CONNECTIONS
+        lua = tmp / f"{name}.lua"
+        lua.write_text(LUA % ", ".join(f'"{c}"' for c in cookies))
         run_wrk(wrk, server.url + "/", lua, min(1.0, duration))  # warm up
         time.sleep(0.2)
         return run_wrk(wrk, server.url + "/", lua, duration)
