@@ -283,6 +283,10 @@ def test_soak_catches_fire_and_forget_saving(tmp_path, durable_redis, redis_pref
             gunicorn.url,
             duration=15,
             pause=0.45,
-            faults=[(5, crash_and_restart(durable_redis)), (9, kill_worker(gunicorn))],
+            faults=[
+                (4, crash_and_restart(durable_redis)),
+                (8, kill_worker(gunicorn)),
+                (10, crash_and_restart(durable_redis)),
+            ],
         )
     assert report.total("lost") > 0, "the soak did not notice fire-and-forget saving"

@@ -1,0 +1,293 @@
+"""Fuzzing everything that reads untrusted bytes, through the real middleware.
+
+Property (API.md section 5): whatever the bytes, nothing is raised to the app;
+the session is either new and empty, or a valid session carrying exactly
+the data that was signed; the work is bounded (Hypothesis' ``deadline``).
+The atheris harness ``tests/fuzz/fuzz_cookie.py`` drives the same entry points.
+"""
+
+import time
+import warnings
+import zlib
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from itsdangerous.encoding import base64_encode
+
+from helpers import SECRET
+from sessionware import SessionMiddleware, SessionWarning
+from sessionware._backend import MARKER
+from sessionware._codec import DecodeError, decode, decode_envelope, encode
+from sessionware.stores import CookieStore, MemoryStore
+
+FUZZ = settings(
+    max_examples=300,
+    deadline=1000,  # ms per example: bounded work, with room for a loaded CI machine
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+DATA = {"username": "admin", "hobbies": ["coding", "reading"], "pair": (1, 2)}
+BIG = {"text": "lorem ipsum " * 60}
+SID = "fuzzfuzzfuzzfuzzfuzzAA"
+
+
+def _app(environ, start_response):  # the tests drive the middleware directly
+    raise AssertionError("not used")
+
+
+PLAIN = SessionMiddleware(_app, SECRET)
+ENCRYPTED = SessionMiddleware(_app, SECRET, store=CookieStore(encrypt=True))
+MEMORY = MemoryStore()
+SERVER = SessionMiddleware(_app, SECRET, store=MEMORY)
+MIDDLEWARES = {"cookie": PLAIN, "encrypted": ENCRYPTED, "server": SERVER}
+
+
+#: Sids whose server-store records the tests keep (others are deleted after use).
+KEEP = {SID}
+
+
+def real_cookie(middleware, data):
+    """The cookie value a real response carries for a session holding ``data``."""
+    session = middleware.open_session({})
+    session.update(data)
+    (header,) = [v for k, v in middleware.save_session(session) if k == "Set-Cookie"]
+    KEEP.add(session.sid)
+    return header.split(";", 1)[0].split("=", 1)[1]
+
+
+COOKIES = {
+    "plain": (PLAIN, real_cookie(PLAIN, DATA), DATA),
+    "compressed": (PLAIN, real_cookie(PLAIN, BIG), BIG),
+    "encrypted": (ENCRYPTED, real_cookie(ENCRYPTED, DATA), DATA),
+    "server-sid": (SERVER, real_cookie(SERVER, DATA), DATA),
+}
+assert COOKIES["compressed"][1].startswith("."), "BIG must take the zlib path"
+
+
+def exercise(middleware, cookie_header):
+    """Open the session from ``cookie_header``, touch, change and save it.
+
+    Returns ``(new, data as loaded)``; raises only if the middleware does.
+    """
+    session = middleware.open_session({"HTTP_COOKIE": cookie_header})
+    data = dict(session.items())
+    new = session.new
+    if new:
+        assert data == {}, "a new session has data"
+    assert isinstance(session.sid, str) and isinstance(session.permanent, bool)
+    session["fuzz"] = 1
+    with warnings.catch_warnings():
+        # A fuzzed payload may decode to more data than a cookie can hold:
+        # the oversize warning is the documented answer, not a failure here.
+        warnings.simplefilter("ignore", SessionWarning)
+        middleware.save_session(session)
+    if middleware is SERVER and session.sid not in KEEP:
+        MEMORY.delete(session.sid)  # keep the store small over many examples
+    return new, data
+
+
+# -- arbitrary Cookie headers ---------------------------------------------------
+
+
+@pytest.mark.parametrize("store", sorted(MIDDLEWARES))
+@FUZZ
+@given(header=st.text())
+def test_arbitrary_cookie_header_text(store, header):
+    exercise(MIDDLEWARES[store], header)
+
+
+@pytest.mark.parametrize("store", sorted(MIDDLEWARES))
+@FUZZ
+@given(raw=st.binary())
+def test_arbitrary_cookie_header_bytes(store, raw):
+    # Servers hand WSGI apps headers decoded as latin-1 (PEP 3333).
+    exercise(MIDDLEWARES[store], raw.decode("latin-1"))
+    exercise(MIDDLEWARES[store], "session=" + raw.decode("latin-1"))
+
+
+# -- mutations of real cookies --------------------------------------------------
+
+COOKIE_CHARS = st.sampled_from(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~=; \x00\xff"
+)
+
+
+@st.composite
+def mutated(draw, value):
+    chars = list(value)
+    for _ in range(draw(st.integers(1, 4))):
+        position = draw(st.integers(0, max(len(chars) - 1, 0)))
+        operation = draw(st.sampled_from(["replace", "delete", "insert", "truncate", "swap"]))
+        if operation == "replace" and chars:
+            chars[position] = draw(COOKIE_CHARS)
+        elif operation == "delete" and chars:
+            del chars[position]
+        elif operation == "insert":
+            chars.insert(position, draw(COOKIE_CHARS))
+        elif operation == "truncate":
+            chars = chars[:position]
+        elif operation == "swap" and len(chars) > 1:
+            other = draw(st.integers(0, len(chars) - 1))
+            chars[position], chars[other] = chars[other], chars[position]
+    return "".join(chars)
+
+
+@pytest.mark.parametrize("kind", sorted(COOKIES))
+@FUZZ
+@given(data=st.data())
+def test_mutated_real_cookie_is_refused_or_unchanged(kind, data):
+    middleware, value, original = COOKIES[kind]
+    changed = data.draw(mutated(value))
+    new, loaded = exercise(middleware, f"session={changed}")
+    loaded.pop("fuzz", None)  # written to the server record by an earlier example
+    # A mutation that still verifies (base64's spare bits, a no-op swap) must
+    # give exactly the signed data; anything else is no session at all.
+    assert new or loaded == original
+
+
+def test_real_cookies_load():
+    # The unmutated cookies are valid, so the test above can fail.
+    for middleware, value, original in COOKIES.values():
+        new, loaded = exercise(middleware, f"session={value}")
+        loaded.pop("fuzz", None)
+        assert (new, loaded) == (False, original)
+
+
+# -- signed, arbitrary payloads: fuzzed bytes reach zlib, AES-GCM and msgpack -------
+
+
+@FUZZ
+@given(payload=st.binary(max_size=4096))
+def test_signed_arbitrary_payload(payload):
+    keys = PLAIN.backend.sealer.keys
+    exercise(PLAIN, "session=" + keys.sign(base64_encode(payload)))
+
+
+@FUZZ
+@given(payload=st.binary(max_size=4096))
+def test_signed_arbitrary_bytes_behind_zlib_prefix(payload):
+    keys = PLAIN.backend.sealer.keys
+    exercise(PLAIN, "session=" + keys.sign(b"." + base64_encode(payload)))
+    # Valid zlib around arbitrary bytes: these reach msgpack.
+    exercise(PLAIN, "session=" + keys.sign(b"." + base64_encode(zlib.compress(payload))))
+
+
+@FUZZ
+@given(payload=st.binary(max_size=2048))
+def test_encrypted_arbitrary_payload(payload):
+    exercise(ENCRYPTED, "session=" + ENCRYPTED.backend.sealer.seal(payload))
+
+
+@FUZZ
+@given(body=st.binary(max_size=512))
+def test_signed_arbitrary_body(body):
+    # Whatever follows the signature check: "~" without AES, bad base64...
+    ascii_body = bytes(b & 0x7F for b in body)
+    exercise(PLAIN, "session=" + PLAIN.backend.sealer.keys.sign(ascii_body))
+    exercise(ENCRYPTED, "session=" + ENCRYPTED.backend.sealer.keys.sign(ascii_body))
+
+
+def test_zlib_bomb_is_refused_quickly():
+    bomb = zlib.compress(b"\x00" * (50 << 20), 9)
+    cookie = PLAIN.backend.sealer.keys.sign(b"." + base64_encode(bomb))
+    started = time.perf_counter()
+    assert exercise(PLAIN, f"session={cookie}") == (True, {})
+    assert time.perf_counter() - started < 0.5
+
+
+# -- the codec on msgpack-ish bytes -------------------------------------------------
+
+# Our codes are 1-10; msgpack itself reserves the negative ones (-1: timestamp,
+# fuzzed separately, as raw bytes, in test_codec_timestamp_ext).
+EXT_CODES = st.one_of(st.integers(0, 12), st.integers(0, 127))
+INT64 = st.integers(-(2**63), 2**64 - 1)
+scalars = st.one_of(
+    st.none(), st.booleans(), INT64, st.floats(), st.text(max_size=20),
+    st.binary(max_size=20),
+)  # fmt: skip
+
+
+def ext(children):
+    # Ext payloads that are themselves msgpack (as ours are) or raw bytes.
+    payload = st.one_of(
+        st.binary(max_size=40), children.map(lambda v: msgpack.packb(v, use_bin_type=True))
+    )
+    return st.builds(msgpack.ExtType, EXT_CODES, payload)
+
+
+msgpackish = st.recursive(
+    st.one_of(scalars, ext(scalars)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        st.dictionaries(st.one_of(st.text(max_size=5), INT64), children, max_size=5),
+        ext(children),
+    ),
+    max_leaves=20,
+)
+
+
+def decodes_or_refuses(data):
+    for function in (decode, decode_envelope):
+        try:
+            function(data)
+        except DecodeError:
+            pass
+
+
+@FUZZ
+@given(data=st.binary(max_size=2048))
+def test_codec_arbitrary_bytes(data):
+    decodes_or_refuses(data)
+
+
+@FUZZ
+@given(value=msgpackish)
+def test_codec_msgpackish_bytes(value):
+    packed = msgpack.packb(value, use_bin_type=True)
+    decodes_or_refuses(packed)
+    # The same bytes as a cookie payload and as a server-store record.
+    keys = PLAIN.backend.sealer.keys
+    exercise(PLAIN, "session=" + keys.sign(base64_encode(packed)))
+    envelope = msgpack.packb([1, "A" * 22, 0, int(time.time()), {"k": value}], use_bin_type=True)
+    exercise(PLAIN, "session=" + keys.sign(base64_encode(envelope)))
+
+
+@FUZZ
+@given(header=st.sampled_from([b"\xd6\xff", b"\xd7\xff", b"\xc7\x0c\xff"]), body=st.binary())
+def test_codec_timestamp_ext(header, body):
+    # msgpack decodes ext -1 (timestamp) itself; a hostile one must not escape.
+    size = {2: 4, 3: 12}[len(header)] if header != b"\xd7\xff" else 8
+    payload = header + body[:size].ljust(size, b"\x00")
+    decodes_or_refuses(payload)
+    decodes_or_refuses(msgpack.packb({"k": 1})[:-1] + payload)
+
+
+# -- corrupt server-store records ---------------------------------------------------
+
+SID_COOKIE = "session=" + SERVER.backend.keys.sign(SID.encode("ascii"))
+GOOD_MARKER = encode([int(time.time()), 0])
+blobs = st.one_of(st.binary(max_size=256), msgpackish.map(lambda v: msgpack.packb(v)))
+
+
+@FUZZ
+@given(
+    record=st.dictionaries(st.text(max_size=8), blobs, max_size=4),
+    marker=st.one_of(st.none(), st.just(GOOD_MARKER), blobs),
+)
+def test_corrupt_server_record(record, marker):
+    if marker is not None:
+        record = {**record, MARKER: marker}
+    MEMORY.delete(SID)
+    MEMORY.save(SID, record, 60)
+    new, loaded = exercise(SERVER, SID_COOKIE)
+    if not new:
+        assert set(loaded) == set(record) - {MARKER}
+
+
+def test_valid_server_record_loads():
+    # The control for the test above: a well-formed record is a session.
+    MEMORY.delete(SID)
+    MEMORY.save(SID, {MARKER: GOOD_MARKER, "k": encode([1, "x"])}, 60)
+    assert exercise(SERVER, SID_COOKIE) == (False, {"k": [1, "x"]})
