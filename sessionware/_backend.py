@@ -156,7 +156,7 @@ class CookieBackend(Backend):
         now = int(time.time())
         payload = None
         changed = session.modified or session.resign or session._new
-        if not changed and self.config.detect_nested_changes:
+        if not changed and self.config.detect_nested_changes and session.exposed:
             payload = self._payload(session, data)
             changed = payload != session.baseline
         if not changed and not self.refresh_due(session, now):
@@ -268,7 +268,7 @@ class ServerBackend(Backend):
             return [self._cookie(session, sid, now)]
         assert old_sid is not None
         changes = {}
-        if session.modified or self.config.detect_nested_changes:
+        if session.modified or (self.config.detect_nested_changes and session.exposed):
             baseline: dict[str, bytes] = session.baseline
             for key, blob in encode_items(data, data).items():
                 if baseline.get(key) != blob:

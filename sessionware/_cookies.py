@@ -52,13 +52,14 @@ class CookieHeaders:
         can at worst offer candidates that fail verification.
         """
         prefix = self._prefix
-        if prefix not in header:
-            return []
+        start = header.find(prefix)
         found = []
-        for part in header.split(";"):
-            part = part.strip()
-            if part.startswith(prefix):
-                found.append(part[len(prefix) :])
+        while start != -1:
+            # Only at the start of a cookie-pair: "xsession=" is another cookie.
+            if start == 0 or header[start - 1] in " ;\t":
+                end = header.find(";", start)
+                found.append(header[start + len(prefix) : None if end == -1 else end].strip())
+            start = header.find(prefix, start + 1)
         return found
 
     def set_header(self, value: str, max_age: int | None) -> tuple[str, str]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import secrets
 import warnings
 from collections.abc import Iterator, MutableMapping
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from sessionware.errors import SessionWarning, UnsupportedValueError
 
@@ -13,6 +16,11 @@ if TYPE_CHECKING:
     from sessionware._backend import Backend
 
 _MISSING: Any = object()
+#: Values that cannot be changed in place: handing one out cannot lead to a
+#: nested change, so a request that only read these needs no re-encoding.
+_IMMUTABLE = frozenset(
+    {str, int, float, bool, type(None), bytes, Decimal, UUID, datetime, date, time, timedelta}
+)
 
 
 def new_sid() -> str:
@@ -44,6 +52,7 @@ class Session(MutableMapping[str, Any]):
         "baseline",
         "resign",
         "regenerated",
+        "exposed",
         "sealed",
     )
 
@@ -80,6 +89,9 @@ class Session(MutableMapping[str, Any]):
         self.baseline = baseline  # encoded form as loaded, for change detection
         self.resign = resign  # verified with a fallback key: re-sign with the current one
         self.regenerated = False
+        # A mutable value (list, dict, ...) was handed to the app, which may
+        # change it in place: only then is the end-of-request comparison needed.
+        self.exposed = False
 
     # -- loading -----------------------------------------------------------
 
@@ -108,16 +120,23 @@ class Session(MutableMapping[str, Any]):
     # -- mapping -------------------------------------------------------------
 
     def __getitem__(self, key: str) -> Any:
-        return self._load()[key]
+        value = self._load()[key]
+        if type(value) not in _IMMUTABLE:
+            self.exposed = True
+        return value
 
     def __setitem__(self, key: str, value: Any) -> None:
         if type(key) is not str:
-            raise UnsupportedValueError(
-                f"session keys must be str, got {type(key).__name__}: {key!r}",
-                path=f"session[{key!r}]",
-            )
+            self._refuse_key(key)
         self._load()[key] = value
         self._changed(key)
+
+    @staticmethod
+    def _refuse_key(key: object) -> None:
+        raise UnsupportedValueError(
+            f"session keys must be str, got {type(key).__name__}: {key!r}",
+            path=f"session[{key!r}]",
+        )
 
     def __delitem__(self, key: str) -> None:
         del self._load()[key]
@@ -140,7 +159,10 @@ class Session(MutableMapping[str, Any]):
     __hash__ = None  # type: ignore[assignment]
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._load().get(key, default)
+        value = self._load().get(key, default)
+        if type(value) not in _IMMUTABLE:
+            self.exposed = True
+        return value
 
     def pop(self, key: str, default: Any = _MISSING) -> Any:
         data = self._load()
@@ -155,9 +177,25 @@ class Session(MutableMapping[str, Any]):
     def setdefault(self, key: str, default: Any = None) -> Any:
         data = self._load()
         if key in data:
-            return data[key]
+            return self[key]
         self[key] = default
         return default
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        """As ``dict.update``; marks the session modified when anything is given."""
+        pairs: list[tuple[Any, Any]]
+        if hasattr(other, "keys"):
+            pairs = [(key, other[key]) for key in other.keys()]
+        else:
+            pairs = list(other)
+        pairs.extend(kwargs.items())
+        if not pairs:
+            return
+        for key, _ in pairs:
+            if type(key) is not str:
+                self._refuse_key(key)
+        self._load().update(pairs)
+        self._changed(", ".join(str(key) for key, _ in pairs))
 
     def clear(self) -> None:
         """Remove every key; the response deletes the cookie (and stored record)."""
@@ -166,7 +204,9 @@ class Session(MutableMapping[str, Any]):
 
     def copy(self) -> dict[str, Any]:
         """A plain ``dict`` copy of the data (shallow)."""
-        return dict(self._load())
+        data = dict(self._load())
+        self.exposed = True
+        return data
 
     def __repr__(self) -> str:
         if self._data is None:

@@ -431,3 +431,41 @@ def test_middleware_open_and_save_session_api():
     assert [name for name, _ in headers] == ["Set-Cookie", "Vary"]
     again = middleware.open_session({"HTTP_COOKIE": headers[0][1].split(";")[0]})
     assert again["k"] == "v" and not again.new
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda s: s["cart"].append("x"),
+        lambda s: s.get("cart").append("x"),
+        lambda s: next(iter(s.values())).append("x"),
+        lambda s: dict(s.items())["cart"].append("x"),
+        lambda s: s.setdefault("cart", []).append("x"),
+        lambda s: s.copy()["cart"].append("x"),
+    ],
+    ids=["getitem", "get", "values", "items", "setdefault", "copy"],
+)
+def test_nested_changes_through_every_accessor_are_saved(mutate):
+    handler = routes(
+        set=lambda s: s.__setitem__("cart", []),
+        mutate=mutate,
+        show=lambda s: ",".join(s["cart"]),
+    )
+    client, _ = make_client(handler)
+    client.get("/set")
+    assert len(set_cookies(client.get("/mutate"))) == 1
+    assert client.get("/show").text == "x"
+
+
+def test_update_validates_keys_and_marks_modified_once():
+    client, _ = make_client(
+        routes(
+            ok=lambda s: s.update([("a", 1)], b=2) or f"{s['a']}{s['b']}{s.modified}",
+            empty=lambda s: s.update({}) or str(s.modified),
+            bad=lambda s: s.update({1: "x"}),
+        )
+    )
+    assert client.get("/ok").text == "12True"
+    assert client.get("/empty").text == "False"
+    with pytest.raises(TypeError, match="session keys must be str"):
+        client.get("/bad")
