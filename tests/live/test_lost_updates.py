@@ -148,6 +148,7 @@ def test_clear_wins_over_racing_writes(server):
     for thread in puts:
         thread.join()
 
+    assert sorted(results) == ["late0", "late1"], "a racing put did not complete"
     assert cleared.status_code == 200
     assert "Max-Age=0" in cleared.headers["Set-Cookie"]
     for key, (done_at, status, body) in results.items():

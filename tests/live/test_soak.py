@@ -9,6 +9,7 @@ recovers by itself. A fire-and-forget store run through the same
 bookkeeping is caught losing acknowledged writes, so the soak can fail.
 """
 
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -126,7 +127,8 @@ def run_client(url, client, deadline, pause):
                     client.stale += 1
                 client.highest = max(client.highest, body["count"] or 0)
                 client.outcomes.append((at, time.monotonic(), "ok"))
-                time.sleep(pause)
+                # Jittered, so clients are out of phase with each other.
+                time.sleep(pause * random.uniform(0.8, 1.25))
             elif response.status_code >= 500:
                 client.status_5xx += 1
                 client.outcomes.append((at, time.monotonic(), "5xx"))
