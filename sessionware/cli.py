@@ -143,7 +143,7 @@ def decode_cookie(
     """
     keys = [key.encode("utf-8") for key in (secret_key, *fallback_keys)]
     if not all(keys):
-        raise ConfigurationError("a secret key is empty")
+        raise ConfigurationError("a secret key is empty; give the key the app was run with")
     sealer = CookieStore(encrypt=encrypted).bind(keys)
     token = _cookie_value(cookie, cookie_name)
     try:
