@@ -168,10 +168,19 @@ if _MARKUP is not None:
 _SUPPORTED = (*_NATIVE, int, list, dict, *_ENCODERS)
 
 
+def _encoder_for(kind: type) -> Callable[[Any], msgpack.ExtType] | None:
+    encoder = _ENCODERS.get(kind)
+    if encoder is None and kind.__module__ == "freezegun.api":
+        # Under freeze_time, datetime.now() returns freezegun's FakeDatetime (a
+        # subclass): store it as what it stands for; it comes back a plain datetime.
+        encoder = _ENCODERS.get(kind.__mro__[1])
+    return encoder
+
+
 def _default(value: Any) -> msgpack.ExtType:
     # Exact types only (with strict_types, msgpack sends subclasses here too): datetime
     # before date comes for free, and an OrderedDict or IntEnum is refused, never converted.
-    encoder = _ENCODERS.get(type(value))
+    encoder = _encoder_for(type(value))
     if encoder is None:
         raise TypeError(f"cannot store object of type {type(value).__name__}")
     return encoder(value)
@@ -251,9 +260,9 @@ def _locate(value: Any, path: str, limit: int) -> UnsupportedValueError | None:
                 node.encode("utf-8")
             except UnicodeEncodeError:
                 refused = _Refused("str with a lone surrogate", "it is not valid UTF-8")
-        elif kind in _ENCODERS:
+        elif _encoder_for(kind) is not None:
             try:
-                _ENCODERS[kind](node)
+                _encoder_for(kind)(node)  # type: ignore[misc]
             except _Refused as exc:
                 refused = exc
         elif kind not in _NATIVE:

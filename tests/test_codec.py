@@ -594,3 +594,16 @@ def test_mutated_payloads(value, draw):
         decode(bytes(data))
     except DecodeError:
         pass
+
+
+def test_freezegun_datetimes_are_stored_as_datetimes():
+    from freezegun import freeze_time
+
+    real_datetime = dt.datetime
+    with freeze_time("2024-01-01 12:30:00.000123"):
+        now, today = dt.datetime.now(), dt.date.today()
+        assert type(now) is not real_datetime  # freezegun's FakeDatetime subclass
+        blob = encode({"t": now, "d": today})
+    value = decode(blob)
+    assert value == {"t": dt.datetime(2024, 1, 1, 12, 30, 0, 123), "d": dt.date(2024, 1, 1)}
+    assert type(value["t"]) is dt.datetime and type(value["d"]) is dt.date

@@ -206,3 +206,24 @@ def test_encrypted_tamper_is_new_session():
     flipped = body[:10] + ("A" if body[10] != "A" else "B") + body[11:]
     forged = signed(mw, flipped.encode())
     assert visit(f"session={forged}", mw) == (True, "None")
+
+
+def test_tokens_are_itsdangerous_timestamp_signer_tokens():
+    # Wire-compatible both ways with itsdangerous' TimestampSigner (sha256, hmac derivation).
+    import hashlib
+
+    from itsdangerous import TimestampSigner
+
+    from sessionware._signing import KeyRing
+
+    reference = TimestampSigner(
+        SECRET.encode(),
+        salt="sessionware.cookie",
+        digest_method=hashlib.sha256,
+        key_derivation="hmac",
+    )
+    ring = KeyRing([SECRET.encode()], "sessionware.cookie")
+    token = ring.sign(b"payload")
+    assert reference.unsign(token, max_age=10) == b"payload"
+    value, _issued, index = ring.unsign(reference.sign(b"other").decode(), max_age=10)
+    assert (value, index) == (b"other", 0)
