@@ -40,6 +40,25 @@ MAX_CANDIDATES = 8
 Headers = list[tuple[str, str]]
 
 
+def unpack_payload(payload: bytes) -> tuple[str, int, int, dict[str, Any]]:
+    """``(sid, flags, created, data)`` of a verified cookie payload.
+
+    Raises :class:`DecodeError` for bytes that are not a payload of a layout
+    this version reads (only our key signs, so that means a newer or retired
+    layout, or a bug: never an attacker's bytes).
+    """
+    envelope = decode_envelope(payload)
+    if (
+        len(envelope) != 5
+        or envelope[0] != PAYLOAD_VERSION
+        or type(envelope[1]) is not str
+        or type(envelope[2]) is not int
+        or type(envelope[3]) is not int
+    ):
+        raise DecodeError("unknown payload layout")
+    return envelope[1], envelope[2], envelope[3], envelope[4]
+
+
 class Backend:
     """Shared by both backends: expiry arithmetic and the cookie headers."""
 
@@ -109,23 +128,10 @@ class CookieBackend(Backend):
         for token in self._candidates(environ):
             try:
                 payload, issued, index = self.sealer.open(token, self.config.permanent_lifetime)
-                envelope = decode_envelope(payload)
+                sid, flags, created, data = unpack_payload(payload)
             except (BadToken, DecodeError) as exc:
                 self._debug(str(exc))
                 continue
-            if (
-                len(envelope) != 5
-                or envelope[0] != PAYLOAD_VERSION
-                or type(envelope[1]) is not str
-                or type(envelope[2]) is not int
-                or type(envelope[3]) is not int
-                or type(envelope[4]) is not dict
-            ):
-                # Only our key can sign, so this is an unknown layout (a
-                # newer or retired version), not an attack.
-                self._debug("unknown payload layout")
-                continue
-            _, sid, flags, created, data = envelope
             if self._too_old(created, now):
                 self._debug("past absolute_lifetime")
                 continue
@@ -138,7 +144,7 @@ class CookieBackend(Backend):
                 baseline=payload,
                 resign=index > 0,
             )
-            return data  # type: ignore[no-any-return]
+            return data
         return self._start_new(session, now)
 
     def _payload(self, session: Session, data: dict[str, Any]) -> bytes:

@@ -20,7 +20,8 @@ from uuid import UUID
 
 from werkzeug.http import parse_cookie
 
-from sessionware._codec import DecodeError, decode_envelope
+from sessionware._backend import FLAG_PERMANENT, unpack_payload
+from sessionware._codec import DecodeError
 from sessionware._signing import BadToken
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import from_url
@@ -148,15 +149,12 @@ def decode_cookie(
     token = _cookie_value(cookie, cookie_name)
     try:
         payload, issued, index = sealer.open(token, max_age)
-        envelope = decode_envelope(payload)
+        sid, flags, created, data = unpack_payload(payload)
     except (BadToken, DecodeError) as exc:
         raise ValueError(str(exc)) from None
-    if len(envelope) != 5 or envelope[0] != 1:
-        raise ValueError("unknown payload layout (not a sessionware cookie of this version)")
-    _, sid, flags, created, data = envelope
     return {
         "sid": sid,
-        "permanent": bool(flags & 1),
+        "permanent": bool(flags & FLAG_PERMANENT),
         "created": _iso(created),
         "issued": _iso(issued),
         "key": "current" if index == 0 else f"fallback {index}",
