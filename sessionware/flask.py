@@ -139,15 +139,13 @@ class SessionwareInterface(SessionInterface):
     def open_session(self, app: flask.Flask, request: Request) -> SessionMixin:
         environ = request.environ
         session = environ.get(self.middleware.config.environ_key)
-        if not (isinstance(session, Session) and session._backend is self.middleware.backend):
+        if not self.middleware.owns(session):
             session = self.middleware.open_session(environ)
         # Session provides SessionMixin's interface without inheriting from it.
         return cast("SessionMixin", session)
 
     def save_session(self, app: flask.Flask, session: SessionMixin, response: Response) -> None:
-        if not isinstance(session, Session):
-            return
-        if session._environ.get(self.middleware.config.environ_key) is session:
+        if not isinstance(session, Session) or self.middleware.owns(session):
             # The middleware saves what it put in the environ; saving it here
             # as well would write the store twice and send two Set-Cookie.
             return

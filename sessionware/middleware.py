@@ -106,6 +106,16 @@ class SessionMiddleware:
         """A lazily loaded session for this request (not put in ``environ``)."""
         return Session(self.backend, environ)
 
+    def owns(self, session: object) -> bool:
+        """Whether ``session`` is the one this middleware put in its request's
+        environ, which it saves itself when the response starts (adapters use
+        this so a session is never saved twice)."""
+        return (
+            isinstance(session, Session)
+            and session._backend is self.backend
+            and session._environ.get(self._environ_key) is session
+        )
+
     def save_session(self, session: Session) -> Headers:
         """Apply the response rules to ``session``; return headers to add.
 

@@ -167,6 +167,6 @@ def read_session(middleware: SessionMiddleware, source: _HasHeaders | str) -> Se
             return None
     environ = {"HTTP_COOKIE": f"{name}={value}"} if value else {}
     session = middleware.open_session(environ)
-    session._load()
+    len(session)  # load it now, while the cookie is at hand
     session.accessed = False  # reading it back is not the app's access
     return session

@@ -469,3 +469,15 @@ def test_update_validates_keys_and_marks_modified_once():
     assert client.get("/empty").text == "False"
     with pytest.raises(TypeError, match="session keys must be str"):
         client.get("/bad")
+
+
+def test_owns_only_the_session_it_put_in_the_environ():
+    middleware = SessionMiddleware(lambda e, s: [], SECRET)
+    other = SessionMiddleware(lambda e, s: [], SECRET)
+    environ = {}
+    session = middleware.open_session(environ)
+    assert not middleware.owns(session)  # opened, but not put in the environ
+    environ["session"] = session
+    assert middleware.owns(session)
+    assert not other.owns(session)
+    assert not middleware.owns({"not": "a session"})
