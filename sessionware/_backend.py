@@ -18,6 +18,7 @@ from sessionware._codec import (
 from sessionware._cookies import MAX_COOKIE_SIZE, CookieHeaders
 from sessionware._signing import BadToken, KeyRing
 from sessionware.errors import CookieTooLargeError, SessionWarning, UnsupportedValueError
+from sessionware.session import new_sid
 
 if TYPE_CHECKING:
     from sessionware._config import Config
@@ -79,14 +80,8 @@ class Backend:
         return self.cookies.candidates(header)[:MAX_CANDIDATES]
 
     def _start_new(self, session: Session, now: int) -> dict[str, Any]:
-        session._reset(
-            new=True,
-            sid=None,
-            permanent=False,
-            created=now,
-            issued=now,
-            baseline=None,
-            resign=False,
+        session._reset(  # positional: this runs on every load
+            True, None, False, now, now, None, False
         )
         return {}
 
@@ -135,21 +130,18 @@ class CookieBackend(Backend):
             if self._too_old(created, now):
                 self._debug("past absolute_lifetime")
                 continue
-            session._reset(
-                new=False,
-                sid=sid,
-                permanent=bool(flags & FLAG_PERMANENT),
-                created=created,
-                issued=issued,
-                baseline=payload,
-                resign=index > 0,
+            session._reset(  # positional: this runs on every load
+                False, sid, bool(flags & FLAG_PERMANENT), created, issued, payload, index > 0
             )
             return data
         return self._start_new(session, now)
 
     def _payload(self, session: Session, data: dict[str, Any]) -> bytes:
         flags = FLAG_PERMANENT if session._permanent else 0
-        return encode_envelope([PAYLOAD_VERSION, session.sid, flags, session.created], data)
+        sid = session._sid
+        if sid is None:
+            sid = session._sid = new_sid()
+        return encode_envelope([PAYLOAD_VERSION, sid, flags, session.created], data)
 
     def save(self, session: Session) -> Headers:
         data = session._data
@@ -228,14 +220,8 @@ class ServerBackend(Backend):
             if self._too_old(created, now):
                 self._debug("past absolute_lifetime")
                 continue
-            session._reset(
-                new=False,
-                sid=sid,
-                permanent=bool(flags & FLAG_PERMANENT),
-                created=created,
-                issued=issued,
-                baseline=record,
-                resign=index > 0,
+            session._reset(  # positional: this runs on every load
+                False, sid, bool(flags & FLAG_PERMANENT), created, issued, record, index > 0
             )
             return data
         return self._start_new(session, now)

@@ -140,15 +140,15 @@ class SessionMiddleware:
         result = self.app(environ, exchange.start_response)
         if type(result) is list and exchange.status is not None:
             # The app has produced its whole body: nothing it does later can
-            # change the session, so the headers go out now, unwrapped.
-            try:
-                if exchange.write_body is None:
+            # change the session, so the headers go out now, unwrapped (a
+            # list has no close() to call if saving fails).
+            if exchange.write_body is None:
+                if session._data is None and not session.modified:
+                    # Untouched (the common case, inlined): nothing to add.
+                    session.sealed = True
+                    start_response(exchange.status, exchange.headers, exchange.exc_info)
+                else:
                     exchange.finish()
-            except BaseException:
-                # The response is abandoned (store failure): release it.
-                if hasattr(result, "close"):
-                    result.close()
-                raise
             return result
         return ClosingIterator(exchange.iterate(result), getattr(result, "close", None))
 

@@ -79,7 +79,6 @@ class Session(MutableMapping[str, Any]):
 
     def _reset(
         self,
-        *,
         new: bool,
         sid: str | None,
         permanent: bool,
