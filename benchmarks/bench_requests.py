@@ -517,8 +517,8 @@ def print_report(report: dict[str, Any], timer: Timer, md: bool) -> None:
         if (name, scenario) not in times:
             return None
         base = times[name, "baseline"][0] if (name, "baseline") in times else bare
-        if "Flask-Session" in name:
-            base = flask_base
+        if "Flask-Session" in name or (name.startswith("Flask") and "Store" in name):
+            base = flask_base  # Flask apps over server stores: over Flask without a session
         return times[name, scenario][0] - base
 
     h = "##" if md else "=="
