@@ -32,6 +32,12 @@ Known, deliberate differences from Flask's built-in session:
 - A view that only touches the ``flask.session`` proxy without reading or
   writing it (e.g. a template that never uses ``session``) gets no
   ``Vary: Cookie``: nothing in the response depended on the cookie.
+
+As with Flask's own session, the session is saved in Flask's
+``save_session`` (after the ``after_request`` functions); a change made later,
+while a streamed body is produced, cannot be saved and raises a
+:class:`~sessionware.SessionWarning` naming the key. The middleware then
+passes Flask's response through unwrapped.
 """
 
 from __future__ import annotations
@@ -145,10 +151,13 @@ class SessionwareInterface(SessionInterface):
         return cast("SessionMixin", session)
 
     def save_session(self, app: flask.Flask, session: SessionMixin, response: Response) -> None:
-        if not isinstance(session, Session) or self.middleware.owns(session):
-            # The middleware saves what it put in the environ; saving it here
-            # as well would write the store twice and send two Set-Cookie.
+        if not isinstance(session, Session) or session.sealed:
+            # Already saved (sealed sessions are never saved twice).
             return
+        # Saved here, as Flask saves its own session: the headers join the
+        # response, and the middleware, seeing the session sealed, passes the
+        # response through unwrapped. A change after this point (a streamed
+        # body, a teardown) warns instead of being saved, as in Flask.
         for name, value in self.middleware.save_session(session):
             if name.lower() == "vary":
                 response.vary.add(value)  # a set: never a second "Cookie"

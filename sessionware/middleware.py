@@ -138,18 +138,19 @@ class SessionMiddleware:
         environ[self._environ_key] = session
         exchange = _Exchange(self, session, start_response)
         result = self.app(environ, exchange.start_response)
-        if type(result) is list and exchange.status is not None:
-            # The app has produced its whole body: nothing it does later can
-            # change the session, so the headers go out now, unwrapped (a
-            # list has no close() to call if saving fails).
-            if exchange.write_body is None:
-                if session._data is None and not session.modified:
-                    # Untouched (the common case, inlined): nothing to add.
-                    session.sealed = True
-                    start_response(exchange.status, exchange.headers, exchange.exc_info)
-                else:
-                    exchange.finish()
-            return result
+        if exchange.status is not None and exchange.write_body is None:
+            if session.sealed or (session._data is None and not session.modified):
+                # Untouched (the common case), or already saved by an adapter
+                # (the Flask extension saves in Flask's save_session): the
+                # app's headers go out as they are, the body unwrapped.
+                session.sealed = True
+                start_response(exchange.status, exchange.headers, exchange.exc_info)
+                return result
+            if type(result) is list:
+                # The whole body is produced: nothing the app does later can
+                # change the session, so save now and return it unwrapped.
+                exchange.finish()
+                return result
         return ClosingIterator(exchange.iterate(result), getattr(result, "close", None))
 
 
@@ -197,12 +198,11 @@ class _Exchange:
             raise AssertionError("the application did not call start_response")
         headers = self.headers
         session = self.session
-        if session._data is not None or session.modified:
+        if not session.sealed and (session._data is not None or session.modified):
             extra = self.middleware.save_session(session)
             if extra:
                 headers = [*headers, *extra]
-        else:
-            session.sealed = True
+        session.sealed = True
         self.write_body = self.server_start_response(self.status, headers, self.exc_info)
         self.exc_info = None
 

@@ -429,3 +429,34 @@ def test_secret_key_fallbacks_rotation():
     # ...while the re-signed one verifies with the current key alone.
     strict.set_cookie("session", new_cookie)
     assert strict.get("/check").text == "username exists: admin"
+
+
+def test_change_while_streaming_warns_as_it_cannot_be_saved():
+    import flask
+
+    from sessionware import SessionWarning
+    from sessionware.flask import Sessionware
+
+    app = flask.Flask(__name__)
+    app.config["SECRET_KEY"] = "a-secret-key-for-the-streaming-test!"
+    Sessionware(app)
+
+    @app.route("/stream")
+    def stream():
+        flask.session["before"] = 1
+
+        @flask.stream_with_context
+        def body():
+            yield "a"
+            flask.session["during"] = 2  # after Flask saved the session
+            yield "b"
+
+        return flask.Response(body())
+
+    client = app.test_client()
+    with pytest.warns(SessionWarning, match="during"):
+        response = client.get("/stream")
+        assert response.get_data() == b"ab"
+    assert len(response.headers.getlist("Set-Cookie")) == 1
+    with client.session_transaction() as session:
+        assert dict(session) == {"before": 1}

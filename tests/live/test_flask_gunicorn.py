@@ -17,9 +17,13 @@ LIVE = Path(__file__).resolve().parent
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("store", ["cookie", "sqlite"])
-def test_flask_seed_under_gunicorn_two_workers(store, tmp_path):
-    url = "" if store == "cookie" else f"sqlite:///{tmp_path}/flask.db"
+@pytest.mark.parametrize("store", ["cookie", "sqlite", "redis"])
+def test_flask_seed_under_gunicorn_two_workers(store, tmp_path, request):
+    url = {
+        "cookie": "",
+        "sqlite": f"sqlite:///{tmp_path}/flask.db",
+        "redis": request.getfixturevalue("redis_server").url if store == "redis" else "",
+    }[store]
     env = {"SESSIONWARE_TEST_SECRET": SECRET, "SESSIONWARE_TEST_STORE": url}
     with (
         Gunicorn("flask_app:create_app()", workers=2, env=env, pythonpath=[LIVE],
@@ -75,8 +79,8 @@ def test_flask_seed_under_gunicorn_two_workers(store, tmp_path):
             for _ in range(4):
                 assert get("/check").text == "no session key found"
 
-        if store == "sqlite":
-            # The record is gone from the shared file: replaying a cookie
+        if store != "cookie":
+            # The record is gone from the shared store: replaying a cookie
             # from before the logout finds no session on any worker.
             http.cookies.set("session", old_cookie)
             for _ in range(4):
