@@ -158,11 +158,12 @@ class SessionwareInterface(SessionInterface):
         # response, and the middleware, seeing the session sealed, passes the
         # response through unwrapped. A change after this point (a streamed
         # body, a teardown) warns instead of being saved, as in Flask.
+        headers = response.headers
         for name, value in self.middleware.save_session(session):
-            if name.lower() == "vary":
-                response.vary.add(value)  # a set: never a second "Cookie"
+            if name == "Vary" and "Vary" in headers:
+                response.vary.add(value)  # merged: never a second "Cookie"
             else:
-                response.headers.add(name, value)
+                headers.add(name, value)  # (parsing response.vary costs µs)
 
     # Flask's cookie getters answer with what sessionware actually sends, for
     # code (extensions, tests) that asks the interface about the cookie.
