@@ -36,12 +36,11 @@ class KeyRing:
     ``hmac`` key derivation, ``value.timestamp.signature``; a test checks
     both directions against ``TimestampSigner``). itsdangerous derives each
     key once, here, instead of on every call; per request only the HMAC of
-    the token is computed, with the standard library's one-shot
-    ``hmac.digest`` (the same HMAC as itsdangerous' ``hmac.new().digest()``
-    without the Python-level wrapper).
+    the token is computed, with the standard library's ``hmac`` (the same
+    HMAC as itsdangerous' ``hmac.new(key, msg, sha256).digest()``).
     """
 
-    __slots__ = ("signers", "_keys")
+    __slots__ = ("signers", "_macs")
 
     def __init__(self, secret_keys: Sequence[bytes], salt: str) -> None:
         # secret_keys[0] is the current key; the rest are fallbacks.
@@ -49,12 +48,20 @@ class KeyRing:
             TimestampSigner(key, salt=salt, digest_method=hashlib.sha256, key_derivation="hmac")
             for key in secret_keys
         )
-        self._keys = tuple(signer.derive_key() for signer in self.signers)
+        # One keyed HMAC per key, copied per use: a copy skips the key schedule
+        # and OpenSSL's digest lookup, which dominate a one-shot HMAC of a
+        # small cookie (about 2x faster hot, 2x again with cold CPU caches,
+        # which is how a server runs it: one request among many others).
+        self._macs = tuple(
+            hmac.new(signer.derive_key(), digestmod=hashlib.sha256) for signer in self.signers
+        )
 
     def sign(self, value: bytes) -> str:
         """Sign ``value`` with the current key and the current time."""
         signed = value + b"." + b64encode(int_to_bytes(int(time.time())))
-        signature = b64encode(hmac.digest(self._keys[0], signed, "sha256"))
+        mac = self._macs[0].copy()
+        mac.update(signed)
+        signature = b64encode(mac.digest())
         return (signed + b"." + signature).decode("ascii")
 
     def unsign(self, token: str, max_age: int) -> tuple[bytes, int, int]:
@@ -72,11 +79,13 @@ class KeyRing:
         signed, sep, signature = raw.rpartition(b".")
         if not sep:
             raise BadToken("no signature")
-        for index, key in enumerate(self._keys):  # noqa: B007 (index used below)
+        for index, keyed in enumerate(self._macs):  # noqa: B007 (index used below)
+            mac = keyed.copy()
+            mac.update(signed)
             # Comparing the base64 forms in constant time saves decoding the
             # signature (a non-canonical encoding of a right signature is
             # refused, which is stricter than itsdangerous).
-            if hmac.compare_digest(b64encode(hmac.digest(key, signed, "sha256")), signature):
+            if hmac.compare_digest(b64encode(mac.digest()), signature):
                 break
         else:
             raise BadToken("signature does not match any key")
