@@ -154,7 +154,7 @@ class CookieBackend(Backend):
         now = int(time.time())
         payload = None
         changed = session.modified or session.resign or session._new
-        if not changed and self.config.detect_nested_changes and session.exposed:
+        if not changed and self.config.detect_nested_changes and session.touched:
             payload = self._payload(session, data)
             changed = payload != session.baseline
         if not changed and not self.refresh_due(session, now):
@@ -260,9 +260,13 @@ class ServerBackend(Backend):
             return [self._cookie(session, sid, now)]
         assert old_sid is not None
         changes = {}
-        if session.modified or (self.config.detect_nested_changes and session.exposed):
+        touched = session.touched
+        if session.modified or (self.config.detect_nested_changes and touched):
+            # Only touched keys can hold a new value; removed keys show up
+            # against the baseline. Unchanged encodings are not written.
             baseline: dict[str, bytes] = session.baseline
-            for key, blob in encode_items(data, data).items():
+            present = [key for key in touched if key in data]
+            for key, blob in encode_items(data, present).items():
                 if baseline.get(key) != blob:
                     changes[key] = blob
             for key in baseline:

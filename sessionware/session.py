@@ -60,7 +60,7 @@ class Session(MutableMapping[str, Any]):
         "baseline",
         "resign",
         "regenerated",
-        "exposed",
+        "touched",
         "sealed",
     )
 
@@ -96,9 +96,10 @@ class Session(MutableMapping[str, Any]):
         self.baseline = baseline  # encoded form as loaded, for change detection
         self.resign = resign  # verified with a fallback key: re-sign with the current one
         self.regenerated = False
-        # A mutable value (list, dict, ...) was handed to the app, which may
-        # change it in place: only then is the end-of-request comparison needed.
-        self.exposed = False
+        # Keys set, or whose mutable value (list, dict, ...) was handed to the
+        # app, which may change it in place: only these can differ from the
+        # baseline, so only these are re-encoded at the end of the request.
+        self.touched: set[str] = set()
 
     # -- loading -----------------------------------------------------------
 
@@ -136,13 +137,14 @@ class Session(MutableMapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         value = self._load()[key]
         if type(value) not in _IMMUTABLE:
-            self.exposed = True
+            self.touched.add(key)
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
         if type(key) is not str:
             self._refuse_key(key)
         self._load()[key] = value
+        self.touched.add(key)
         self._changed(key)
 
     @staticmethod
@@ -175,7 +177,7 @@ class Session(MutableMapping[str, Any]):
     def get(self, key: str, default: Any = None) -> Any:
         value = self._load().get(key, default)
         if type(value) not in _IMMUTABLE:
-            self.exposed = True
+            self.touched.add(key)
         return value
 
     def pop(self, key: str, default: Any = _MISSING) -> Any:
@@ -204,6 +206,7 @@ class Session(MutableMapping[str, Any]):
             if type(key) is not str:
                 self._refuse_key(key)
         self._load().update(new)
+        self.touched.update(new)
         self._changed(list(new))
 
     def clear(self) -> None:
@@ -214,7 +217,7 @@ class Session(MutableMapping[str, Any]):
     def copy(self) -> dict[str, Any]:
         """A plain ``dict`` copy of the data (shallow)."""
         data = dict(self._load())
-        self.exposed = True
+        self.touched.update(data)
         return data
 
     def __repr__(self) -> str:

@@ -445,13 +445,14 @@ def test_middleware_open_and_save_session_api():
     ],
     ids=["getitem", "get", "values", "items", "setdefault", "copy"],
 )
-def test_nested_changes_through_every_accessor_are_saved(mutate):
+@pytest.mark.parametrize("store", ["cookie://", "memory://"])
+def test_nested_changes_through_every_accessor_are_saved(mutate, store):
     handler = routes(
         set=lambda s: s.__setitem__("cart", []),
         mutate=mutate,
         show=lambda s: ",".join(s["cart"]),
     )
-    client, _ = make_client(handler)
+    client, _ = make_client(handler, store=store)
     client.get("/set")
     assert len(set_cookies(client.get("/mutate"))) == 1
     assert client.get("/show").text == "x"
