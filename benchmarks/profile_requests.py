@@ -53,7 +53,6 @@ def breakdown() -> list[tuple[str, float]]:
     payload, issued, _ = sealer.open(token, MAX_AGE)
     envelope = decode_envelope(payload)
     header = [1, envelope[1], envelope[2], envelope[3]]
-    signer = sealer.keys.signers[0]
     environ = make_environ("/", cookie)
 
     def loaded_session() -> Session:
@@ -62,7 +61,7 @@ def breakdown() -> list[tuple[str, float]]:
         return session
 
     session = loaded_session()
-    body = sealer.seal(payload)[: -len(".xxxxxx.") - 43]
+    body = sealer.seal(payload).rsplit(".", 2)[0].encode("ascii")
 
     steps = [
         ("environ.copy() (in every row, bare app too)", lambda: environ.copy()),
@@ -70,8 +69,6 @@ def breakdown() -> list[tuple[str, float]]:
         ("CookieHeaders.candidates(header)", lambda: backend.cookies.candidates(cookie)),
         ("KeyRing.unsign(token) (HMAC verify + timestamp)",
          lambda: sealer.keys.unsign(token, MAX_AGE)),
-        ("  of which Signer.unsign (HMAC verify only)",
-         lambda: signer.__class__.__mro__[1].unsign(signer, token.encode())),
         ("CookieSealer.open(token) (unsign + base64 decode)", lambda: sealer.open(token, MAX_AGE)),
         ("decode_envelope(payload)", lambda: decode_envelope(payload)),
         ("backend.load(session, environ) (all of the load)",
