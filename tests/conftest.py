@@ -46,3 +46,29 @@ def fresh_redis(tmp_path):
 def redis_prefix():
     """A key prefix no other test uses, e.g. ``test:1f2e...:``."""
     return f"test:{uuid.uuid4().hex}:"
+
+
+# -- Stores -----------------------------------------------------------------
+
+
+@pytest.fixture(params=["cookie", "memory", "sqlite", "redis"])
+def any_store(request, tmp_path):
+    """Each store in turn, for tests of code above the stores: ``None`` (the
+    default cookie store), a MemoryStore, an SQLiteStore in ``tmp_path`` and a
+    RedisStore on ``redis_server`` with a unique prefix."""
+    from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
+
+    kind = request.param
+    if kind == "cookie":
+        yield None
+        return
+    if kind == "memory":
+        instance = MemoryStore()
+    elif kind == "sqlite":
+        instance = SQLiteStore(str(tmp_path / "sessions.db"))
+    else:
+        server = request.getfixturevalue("redis_server")
+        instance = RedisStore(server.url, prefix=request.getfixturevalue("redis_prefix"))
+    yield instance
+    if hasattr(instance, "close"):
+        instance.close()

@@ -13,28 +13,13 @@ from helpers import OLD_SECRET, SECRET, SEED
 from live.flask_app import create_app
 from sessionware import ConfigurationError, Session, SessionMiddleware
 from sessionware.flask import Sessionware
-from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
-
-STORES = ["cookie", "memory", "sqlite", "redis"]
+from sessionware.stores import MemoryStore
 
 
-@pytest.fixture(params=STORES)
-def store(request, tmp_path):
-    """A store for SESSIONWARE_STORE (None: the default cookie store)."""
-    kind = request.param
-    if kind == "cookie":
-        yield None
-        return
-    if kind == "memory":
-        instance = MemoryStore()
-    elif kind == "sqlite":
-        instance = SQLiteStore(str(tmp_path / "sessions.db"))
-    else:
-        server = request.getfixturevalue("redis_server")
-        instance = RedisStore(server.url, prefix=request.getfixturevalue("redis_prefix"))
-    yield instance
-    if hasattr(instance, "close"):
-        instance.close()
+@pytest.fixture
+def store(any_store):
+    """A store for SESSIONWARE_STORE / the middleware (None: the cookie store)."""
+    return any_store
 
 
 def make_app(store=None, **config):

@@ -12,26 +12,13 @@ from werkzeug.test import Client
 from helpers import SECRET, SEED
 from live.flask_app import create_app
 from sessionware import Session, SessionMiddleware
-from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
 from sessionware.testing import find_middleware, read_session, session_transaction
 
 
-@pytest.fixture(params=["cookie", "memory", "sqlite", "redis"])
-def store(request, tmp_path):
-    kind = request.param
-    if kind == "cookie":
-        yield None
-        return
-    if kind == "memory":
-        instance = MemoryStore()
-    elif kind == "sqlite":
-        instance = SQLiteStore(str(tmp_path / "sessions.db"))
-    else:
-        server = request.getfixturevalue("redis_server")
-        instance = RedisStore(server.url, prefix=request.getfixturevalue("redis_prefix"))
-    yield instance
-    if hasattr(instance, "close"):
-        instance.close()
+@pytest.fixture
+def store(any_store):
+    """A store for SESSIONWARE_STORE / the middleware (None: the cookie store)."""
+    return any_store
 
 
 def seed_app(environ, start_response):
