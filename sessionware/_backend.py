@@ -85,9 +85,27 @@ class Backend:
         )
         return {}
 
-    def _too_old(self, created: int, now: int) -> bool:
+    def _adopt(
+        self,
+        session: Session,
+        now: int,
+        sid: str,
+        flags: int,
+        created: int,
+        issued: int,
+        baseline: Any,
+        key_index: int,
+    ) -> bool:
+        """Make ``session`` the verified one that came with the request,
+        unless it is past ``absolute_lifetime`` (then it is no session)."""
         absolute = self.config.absolute_lifetime
-        return absolute is not None and now - created >= absolute
+        if absolute is not None and now - created >= absolute:
+            self._debug("past absolute_lifetime")
+            return False
+        session._reset(  # positional: this runs on every load
+            False, sid, bool(flags & FLAG_PERMANENT), created, issued, baseline, key_index > 0
+        )
+        return True
 
     def lifetime(self, session: Session, now: int) -> int:
         """Seconds the session may live from now: cookie Max-Age and store TTL."""
@@ -127,13 +145,8 @@ class CookieBackend(Backend):
             except (BadToken, DecodeError) as exc:
                 self._debug(str(exc))
                 continue
-            if self._too_old(created, now):
-                self._debug("past absolute_lifetime")
-                continue
-            session._reset(  # positional: this runs on every load
-                False, sid, bool(flags & FLAG_PERMANENT), created, issued, payload, index > 0
-            )
-            return data
+            if self._adopt(session, now, sid, flags, created, issued, payload, index):
+                return data
         return self._start_new(session, now)
 
     def _payload(self, session: Session, data: dict[str, Any]) -> bytes:
@@ -217,13 +230,8 @@ class ServerBackend(Backend):
                     exc,
                 )
                 continue
-            if self._too_old(created, now):
-                self._debug("past absolute_lifetime")
-                continue
-            session._reset(  # positional: this runs on every load
-                False, sid, bool(flags & FLAG_PERMANENT), created, issued, record, index > 0
-            )
-            return data
+            if self._adopt(session, now, sid, flags, created, issued, record, index):
+                return data
         return self._start_new(session, now)
 
     def _marker(self, session: Session) -> bytes:
