@@ -5,6 +5,7 @@ Not a test module: the benchmarks are scripts run by hand.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import os
 import platform
@@ -12,19 +13,15 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from sessionware._demo import SEED as DEMO_SEED
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 
 SECRET = "bench-secret-key-0123456789abcdef-xyz"
 
-#: The seed project's example session.
-SEED = {
-    "username": "admin",
-    "age": 25,
-    "is_vip": True,
-    "hobbies": ["coding", "reading"],
-    "profile": {"city": "wuhan", "phone": "13800138000"},
-}
+#: The seed project's example session (what the demo's /set stores).
+SEED = copy.deepcopy(DEMO_SEED)
 
 LIBRARIES = (
     "sessionware",

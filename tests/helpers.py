@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+
 from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import Client
 
 from sessionware import SessionMiddleware
+from sessionware._demo import SEED as DEMO_SEED
 
 SECRET = "test-secret-key-0123456789abcdef-xyz"
 OLD_SECRET = "old-secret-key-0123456789abcdef-xyzw"
 
-SEED = {
-    "username": "admin",
-    "age": 25,
-    "is_vip": True,
-    "hobbies": ["coding", "reading"],
-    "profile": {"city": "wuhan", "phone": "13800138000"},
-}
+SEED = copy.deepcopy(DEMO_SEED)  # the seed project's example session
 
 
 def handler_app(handler, key="session"):

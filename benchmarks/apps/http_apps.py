@@ -10,18 +10,15 @@ without a session answer ``/`` with the same small body and touch nothing.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from sessionware._demo import SEED as DEMO_SEED
+
 SECRET = "bench-secret-key-0123456789abcdef-xyz"
-SEED = {
-    "username": "admin",
-    "age": 25,
-    "is_vip": True,
-    "hobbies": ["coding", "reading"],
-    "profile": {"city": "wuhan", "phone": "13800138000"},
-}
+SEED = copy.deepcopy(DEMO_SEED)  # the seed project's example session
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
