@@ -107,6 +107,24 @@ class Gunicorn:
         os.kill(pid, signal.SIGKILL)
         return pid
 
+    def answer_from_two_workers(self, request_pid, attempts=60):
+        """Call ``request_pid()`` (a request plus its assertions, returning the
+        pid of the worker that answered) until two workers have answered.
+
+        Sync workers close every connection, so the kernel spreads requests
+        over the workers; if one happens to take them all, it is killed half
+        way (its pid stays counted), so that another process has to answer.
+        """
+        seen = set()
+        for attempt in range(attempts):
+            seen.add(request_pid())
+            if len(seen) >= 2:
+                return seen
+            if attempt == attempts // 2:
+                os.kill(next(iter(seen)), signal.SIGKILL)
+                wait_for(lambda: len(self.worker_pids()) >= 2, what="a new worker")
+        raise AssertionError(f"only one worker ever answered: {seen}")
+
     def log_text(self):
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 

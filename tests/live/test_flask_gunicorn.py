@@ -2,8 +2,6 @@
 two workers and ``requests`` as the HTTP client and cookie jar, for the
 cookie and the SQLite store."""
 
-import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -11,7 +9,6 @@ import requests
 
 from gunicorn_server import Gunicorn
 from helpers import SECRET, SEED
-from servers import wait_for
 
 LIVE = Path(__file__).resolve().parent
 
@@ -47,22 +44,14 @@ def test_flask_seed_under_gunicorn_two_workers(store, tmp_path, request):
         old_cookie = http.cookies["session"]
         sid = page()["sid"]
 
-        # Sync workers close every connection, so the kernel spreads requests
-        # over both; if one worker happens to take them all, kill it so that
-        # another process has to answer.
-        seen = set()
-        for attempt in range(60):
+        def check():
             assert get("/check").text == "username exists: admin"
             current = page()
             assert current["data"] == SEED and current["sid"] == sid
             assert current["new"] is False
-            seen.add(current["pid"])
-            if len(seen) >= 2:
-                break
-            if attempt == 30:
-                os.kill(next(iter(seen)), signal.SIGKILL)  # kept in seen: any other pid counts
-                wait_for(lambda: len(server.worker_pids()) >= 2, what="a new worker")
-        assert len(seen) >= 2, "only one worker ever answered"
+            return current["pid"]
+
+        server.answer_from_two_workers(check)
 
         get("/flash")
         flashes = get("/flashes").json()["messages"]
