@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sessionware.errors import ConfigurationError
-from sessionware.stores.base import Store
+from sessionware.stores.base import OwnerIndex, Store
 from sessionware.stores.cookie import CookieStore
 from sessionware.stores.memory import MemoryStore
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CookieStore",
     "MemoryStore",
+    "OwnerIndex",
     "RedisStore",
     "SQLiteStore",
     "Store",

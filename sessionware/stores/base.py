@@ -1,8 +1,9 @@
-"""The ``Store`` protocol that every server-side store implements."""
+"""The ``Store`` protocol that every server-side store implements, and the
+optional ``OwnerIndex`` protocol behind listing and revoking sessions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 
@@ -51,3 +52,52 @@ class Store(Protocol):
     def touch(self, sid: str, ttl: int) -> None:
         """Extend the record's TTL to ``ttl`` seconds without changing it."""
         ...
+
+
+@runtime_checkable
+class OwnerIndex(Protocol):
+    """A server-side store that can find the sessions of an owner.
+
+    Implement it next to :class:`Store` so that ``mw.sessions(owner)``,
+    ``mw.revoke(sid)`` and ``mw.revoke_owner(owner)`` work with your store.
+    The index is a multimap ``owner -> {sid: expires}`` whose entries expire
+    by themselves. It may list more than is live (an entry can outlive its
+    record, or name a session whose owner changed since): the middleware
+    checks every record it is given and removes stale entries through
+    :meth:`unindex_owner`. It must never list less: an entry lives at least
+    as long as the ``ttl`` it was last given.
+
+    ``owner`` is any string the application chose (an e-mail address, a
+    number, text with quotes or braces): a store must treat it as data,
+    never splice it into a key, query or path without encoding it.
+
+    .. versionadded:: 1.1
+    """
+
+    def index_owner(self, owner: str, sid: str, ttl: int) -> None:
+        """Record that ``sid`` belongs to ``owner`` for at least ``ttl``
+        seconds from now (an entry is extended, never shortened)."""
+        ...
+
+    def unindex_owner(self, owner: str, sids: Collection[str]) -> None:
+        """Forget these sids under ``owner`` (no error for unknown ones)."""
+        ...
+
+    def owner_records(self, owner: str) -> list[tuple[str, dict[str, bytes], float]]:
+        """``(sid, record, expires)`` of each indexed sid of ``owner`` that
+        has a live record; ``expires`` is when the record expires (Unix
+        time). Index entries whose record is gone may be removed."""
+        ...
+
+
+def load_many(store: Store, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
+    """Load several records, in one round trip where the store can.
+
+    Stores of this package have a ``load_many`` method (a Redis pipeline, one
+    SQL query); any other :class:`Store` is asked once per sid.
+    """
+    method = getattr(store, "load_many", None)
+    if method is not None:
+        result: list[dict[str, bytes] | None] = method(sids)
+        return result
+    return [store.load(sid) for sid in sids]

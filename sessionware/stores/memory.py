@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 
 class MemoryStore:
@@ -18,6 +18,8 @@ class MemoryStore:
         self._records: dict[str, tuple[float, dict[str, bytes]]] = {}
         self._lock = threading.Lock()
         self._next_sweep = 0.0
+        #: owner -> {sid: expiry (monotonic)}: the OwnerIndex.
+        self._owners: dict[str, dict[str, float]] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStore(<{len(self._records)} records>)"
@@ -74,4 +76,53 @@ class MemoryStore:
         for sid in dead:
             del self._records[sid]
         self._next_sweep = now + 60.0
+        self._sweep_owners(now)
         return len(dead)
+
+    # -- OwnerIndex (listing and revoking sessions) ------------------------
+
+    def index_owner(self, owner: str, sid: str, ttl: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            entries = self._owners.setdefault(owner, {})
+            for dead in [s for s, expires in entries.items() if expires <= now]:
+                del entries[dead]  # so no owner's entries grow without bound
+            entries[sid] = max(entries.get(sid, 0.0), now + ttl)
+
+    def unindex_owner(self, owner: str, sids: Collection[str]) -> None:
+        with self._lock:
+            entries = self._owners.get(owner)
+            if entries is None:
+                return
+            for sid in sids:
+                entries.pop(sid, None)
+            if not entries:
+                del self._owners[owner]
+
+    def owner_records(self, owner: str) -> list[tuple[str, dict[str, bytes], float]]:
+        now = time.monotonic()
+        wall = time.time()
+        found = []
+        with self._lock:
+            entries = self._owners.get(owner, {})
+            for sid in list(entries):
+                entry = self._records.get(sid)
+                if entry is None or entry[0] <= now or not entry[1]:
+                    del entries[sid]  # its record is gone: the entry is stale
+                    continue
+                found.append((sid, dict(entry[1]), wall + entry[0] - now))
+            if not entries:
+                self._owners.pop(owner, None)
+        return found
+
+    def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
+        """Several records at once (used by revocation checks)."""
+        return [self.load(sid) for sid in sids]
+
+    def _sweep_owners(self, now: float) -> None:
+        for owner in list(self._owners):
+            entries = self._owners[owner]
+            for sid in [sid for sid, expires in entries.items() if expires <= now]:
+                del entries[sid]
+            if not entries:
+                del self._owners[owner]

@@ -8,7 +8,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Final
 
@@ -73,6 +73,8 @@ class SQLiteStore:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._next_sweep = 0.0
+        self._next_owner_sweep = 0.0
+        self._owners_ready = False
         # The table name is checked above, so formatting it into SQL is safe.
         t = table
         self._sql_load = f"SELECT key, value FROM {t} WHERE sid = ? AND expires > ?"
@@ -130,6 +132,86 @@ class SQLiteStore:
         # Only a live record is extended; a missing one is not created.
         with self._connection("extend a session") as conn:
             conn.execute(self._sql_touch, (now + ttl, sid, now))
+
+    # -- OwnerIndex (listing and revoking sessions) ------------------------
+    #
+    # A second table, ``<table>_owners (owner, sid, expires)``: owners are
+    # bound as SQL parameters, never formatted into SQL. Expired entries are
+    # dropped per owner on every index write, and for every owner at most
+    # once per SWEEP_INTERVAL (bounded by SWEEP_LIMIT, like the records).
+
+    def index_owner(self, owner: str, sid: str, ttl: int) -> None:
+        now = time.time()
+        o = self._owners_table()
+        with self._transaction("index a session's owner") as conn:
+            conn.execute(f"DELETE FROM {o} WHERE owner = ? AND expires <= ?", (owner, now))
+            conn.execute(
+                f"INSERT INTO {o} (owner, sid, expires) VALUES (?, ?, ?) "
+                "ON CONFLICT (owner, sid) DO UPDATE SET expires = max(expires, excluded.expires)",
+                (owner, sid, now + ttl),
+            )
+            if now >= self._next_owner_sweep:
+                self._next_owner_sweep = now + SWEEP_INTERVAL
+                conn.execute(
+                    f"DELETE FROM {o} WHERE rowid IN (SELECT rowid FROM {o} "
+                    f"WHERE expires <= ? LIMIT {SWEEP_LIMIT})",
+                    (now,),
+                )
+
+    def unindex_owner(self, owner: str, sids: Collection[str]) -> None:
+        o = self._owners_table()
+        with self._transaction("unindex sessions of an owner") as conn:
+            conn.executemany(
+                f"DELETE FROM {o} WHERE owner = ? AND sid = ?", [(owner, sid) for sid in sids]
+            )
+
+    def owner_records(self, owner: str) -> list[tuple[str, dict[str, bytes], float]]:
+        now = time.time()
+        o, t = self._owners_table(), self.table
+        with self._transaction("list sessions of an owner") as conn:
+            rows = conn.execute(
+                f"SELECT s.sid, s.key, s.value, s.expires FROM {o} AS i JOIN {t} AS s "
+                "ON s.sid = i.sid WHERE i.owner = ? AND i.expires > ? AND s.expires > ?",
+                (owner, now, now),
+            ).fetchall()
+            # Entries whose record is gone (revoked, logged out, expired) go.
+            conn.execute(
+                f"DELETE FROM {o} WHERE owner = ? AND (expires <= ? OR NOT EXISTS "
+                f"(SELECT 1 FROM {t} AS s WHERE s.sid = {o}.sid AND s.expires > ?))",
+                (owner, now, now),
+            )
+        records: dict[str, tuple[dict[str, bytes], float]] = {}
+        for sid, key, value, expires in rows:
+            records.setdefault(sid, ({}, float(expires)))[0][key] = bytes(value)
+        return [(sid, record, expires) for sid, (record, expires) in records.items()]
+
+    def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
+        """Several records in one query (used by revocation checks)."""
+        if not sids:
+            return []
+        marks = ", ".join("?" * len(sids))
+        with self._connection("load sessions") as conn:
+            rows = conn.execute(
+                f"SELECT sid, key, value FROM {self.table} WHERE sid IN ({marks}) AND expires > ?",
+                (*sids, time.time()),
+            ).fetchall()
+        found: dict[str, dict[str, bytes]] = {}
+        for sid, key, value in rows:
+            found.setdefault(sid, {})[key] = bytes(value)
+        return [found.get(sid) for sid in sids]
+
+    def _owners_table(self) -> str:
+        """Name of the owner index table, created on first use."""
+        name = f"{self.table}_owners"
+        if not self._owners_ready:
+            with self._connection("create the owner index") as conn:
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {name} (owner TEXT NOT NULL, "
+                    "sid TEXT NOT NULL, expires REAL NOT NULL, PRIMARY KEY (owner, sid))"
+                )
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {name}_expires ON {name} (expires)")
+            self._owners_ready = True
+        return name
 
     # -- maintenance -------------------------------------------------------
 
