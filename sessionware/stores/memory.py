@@ -115,9 +115,6 @@ class MemoryStore:
                 self._owners.pop(owner, None)
         return found
 
-    def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
-        """Several records at once (used by revocation checks)."""
-        return [self.load(sid) for sid in sids]
 
     def _sweep_owners(self, now: float) -> None:
         for owner in list(self._owners):

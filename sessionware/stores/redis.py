@@ -227,19 +227,7 @@ class RedisStore:
     def owner_records(self, owner: str) -> list[tuple[str, dict[str, bytes], float]]:
         return self._call("list sessions of an owner", self._owner_records, owner)
 
-    def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
-        """Several records in one pipeline (used by revocation checks): one
-        round trip on a server; on a cluster, one per node, sent together."""
-        return self._call("load sessions", self._load_many, sids)
 
-    def _load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
-        pipe = self._client.pipeline(transaction=False)
-        for sid in sids:
-            pipe.hgetall(self.prefix + sid)
-        return [
-            {k.decode("utf-8", "surrogateescape"): v for k, v in raw.items()} or None
-            for raw in cast("list[dict[bytes, bytes]]", pipe.execute())
-        ]
 
     def _owner_records(self, owner: str) -> list[tuple[str, dict[str, bytes], float]]:
         key = self._owner_key(owner)

@@ -185,20 +185,6 @@ class SQLiteStore:
             records.setdefault(sid, ({}, float(expires)))[0][key] = bytes(value)
         return [(sid, record, expires) for sid, (record, expires) in records.items()]
 
-    def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
-        """Several records in one query (used by revocation checks)."""
-        if not sids:
-            return []
-        marks = ", ".join("?" * len(sids))
-        with self._connection("load sessions") as conn:
-            rows = conn.execute(
-                f"SELECT sid, key, value FROM {self.table} WHERE sid IN ({marks}) AND expires > ?",
-                (*sids, time.time()),
-            ).fetchall()
-        found: dict[str, dict[str, bytes]] = {}
-        for sid, key, value in rows:
-            found.setdefault(sid, {})[key] = bytes(value)
-        return [found.get(sid) for sid in sids]
 
     def _owners_table(self) -> str:
         """Name of the owner index table, created on first use."""
