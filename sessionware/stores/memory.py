@@ -36,6 +36,10 @@ class MemoryStore:
         with self._lock:
             return dict(record) or None  # a record with no keys is no record
 
+    def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
+        """:meth:`load` for each of ``sids``, in order."""
+        return [self.load(sid) for sid in sids]
+
     def save(self, sid: str, changes: Mapping[str, bytes | None], ttl: int) -> None:
         now = time.monotonic()
         with self._lock:
