@@ -149,7 +149,9 @@ def index_size(store, owner):
     if isinstance(store, SQLiteStore):
         with store._connection("count") as conn:
             table = store._owners_table()
-            return conn.execute(f"SELECT COUNT(*) FROM {table} WHERE owner = ?", (owner,)).fetchone()[0]
+            return conn.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE owner = ?", (owner,)
+            ).fetchone()[0]
     return store._client.zcard(store._owner_key(owner))
 
 

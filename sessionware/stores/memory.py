@@ -119,7 +119,6 @@ class MemoryStore:
                 self._owners.pop(owner, None)
         return found
 
-
     def _sweep_owners(self, now: float) -> None:
         for owner in list(self._owners):
             entries = self._owners[owner]

@@ -238,8 +238,6 @@ class RedisStore:
     def owner_records(self, owner: str) -> list[tuple[str, dict[str, bytes], float]]:
         return self._call("list sessions of an owner", self._owner_records, owner)
 
-
-
     def _owner_records(self, owner: str) -> list[tuple[str, dict[str, bytes], float]]:
         key = self._owner_key(owner)
         sids = [m.decode("ascii") for m in cast("list[bytes]", self._client.zrange(key, 0, -1))]

@@ -196,7 +196,6 @@ class SQLiteStore:
             records.setdefault(sid, ({}, float(expires)))[0][key] = bytes(value)
         return [(sid, record, expires) for sid, (record, expires) in records.items()]
 
-
     def _owners_table(self) -> str:
         """Name of the owner index table, created on first use."""
         name = f"{self.table}_owners"

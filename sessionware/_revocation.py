@@ -1,0 +1,124 @@
+"""Revocation of cookie-store sessions: entries kept in a server-side store.
+
+A cookie cannot be taken back from the browser, so the cookie store refuses
+revoked ones instead. Two kinds of entries live in the revocation store, as
+records under ids no session id can take (sids never contain a ``.``):
+
+``revoked.sid.<sid>``
+    that session is dead: written by ``revoke(sid)``, and by the middleware
+    when a session that came with the request is cleared, invalidated or
+    moved to a new sid, so a copy of its old cookie is refused.
+``revoked.owner.<base64url(owner)>``
+    ``before`` (Unix ms) and ``keep`` (a sid): every session of that owner
+    whose owner was set before ``before`` is dead, except ``keep``. Sessions
+    carry the time their owner was set (``owner_since``, kept when they are
+    re-issued), so a cookie re-issued after the revocation by a worker that
+    had not seen it yet is refused all the same.
+
+Each entry lives as long as the cookies it refuses could (the lifetime of a
+cookie from its last issue, plus :data:`CACHE_SECONDS`), never longer.
+
+The check costs one round trip per request that brings a cookie (both
+entries are read with the store's ``load_many``: one command on a Redis
+server or SQLite file, one per node, sent together, on a Redis Cluster).
+Verdicts are cached per process for :data:`CACHE_SECONDS` in a bounded map
+(:data:`CACHE_SIZE` entries), so bursts of requests of one session (a page
+and its assets) cost one round trip. The price: a revocation made on
+another process takes effect there up to :data:`CACHE_SECONDS` later;
+revocations made by this process take effect here at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections import OrderedDict
+from typing import Final
+
+from sessionware.stores.base import Store, load_many
+
+#: How long a verdict is reused by one process (the staleness allowed).
+CACHE_SECONDS: Final = 1.0
+#: At most this many verdicts are cached per process.
+CACHE_SIZE: Final = 4096
+_SID_ID: Final = "revoked.sid."
+_OWNER_ID: Final = "revoked.owner."
+
+#: ``check()`` verdicts.
+LIVE: Final = 0
+REVOKED: Final = 1
+#: Kept by ``revoke_owner(keep=...)``: live, and re-issued with a new
+#: ``owner_since`` so it survives its own later regenerate().
+KEPT: Final = 2
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def owner_id(owner: str) -> str:
+    """Record id of an owner's entry: the owner encoded, never spliced."""
+    encoded = base64.urlsafe_b64encode(owner.encode("utf-8", "surrogatepass"))
+    return _OWNER_ID + encoded.decode("ascii")
+
+
+class Revocations:
+    """Revoked sids and owners of cookie sessions, in ``store``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._cache: OrderedDict[tuple[str, str | None, int], tuple[float, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Revocations({self.store!r})"
+
+    def revoke_sid(self, sid: str, ttl: int) -> None:
+        """Refuse every cookie of ``sid`` from now on (for ``ttl`` seconds)."""
+        self.store.save(_SID_ID + sid, {"r": b"1"}, ttl + int(CACHE_SECONDS) + 1)
+        self._forget()
+
+    def revoke_owner(self, owner: str, keep: str | None, ttl: int) -> None:
+        """Refuse every session of ``owner`` whose owner was set before now,
+        except ``keep``."""
+        changes: dict[str, bytes | None] = {
+            "before": str(now_ms()).encode("ascii"),
+            "keep": keep.encode("ascii") if keep else None,
+        }
+        self.store.save(owner_id(owner), changes, ttl + int(CACHE_SECONDS) + 1)
+        self._forget()
+
+    def check(self, sid: str, owner: str | None, owner_since: int) -> int:
+        """:data:`LIVE`, :data:`REVOKED` or :data:`KEPT` for a verified cookie.
+
+        A failing store raises :class:`~sessionware.StoreError`: a check that
+        cannot be made never lets a cookie through.
+        """
+        key = (sid, owner, owner_since)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        ids = [_SID_ID + sid] if owner is None else [_SID_ID + sid, owner_id(owner)]
+        records = load_many(self.store, ids)
+        verdict = LIVE
+        if records[0] is not None:
+            verdict = REVOKED
+        elif owner is not None and records[1] is not None:
+            entry = records[1]
+            before = int(entry.get("before", b"0"))
+            if owner_since < before:
+                verdict = KEPT if entry.get("keep") == sid.encode("ascii") else REVOKED
+        with self._lock:
+            self._cache[key] = (now + CACHE_SECONDS, verdict)
+            self._cache.move_to_end(key)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return verdict
+
+    def _forget(self) -> None:
+        # This process sees its own revocations at once.
+        with self._lock:
+            self._cache.clear()

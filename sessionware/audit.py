@@ -1,0 +1,71 @@
+"""The audit log: security events of sessions on the ``sessionware.audit`` logger.
+
+Each record carries structured attributes besides its message: ``event``
+(``created``, ``rejected``, ``regenerated``, ``invalidated``, ``revoked``,
+``migrated``), ``sid`` (its first 6 characters only: enough to correlate
+lines, useless to hijack a session), ``owner`` and, for ``rejected``,
+``reason``. ``created`` and ``rejected`` are DEBUG (a request can cause them
+at will); the others are INFO. No record ever holds a cookie value, a full
+sid, session data or a secret.
+
+Owners are strings the application chose; they reach log lines only escaped
+(control characters, line breaks and other unprintable characters as
+``\\n``, ``\\x00``, ...) and cut to :data:`MAX_OWNER_CHARS`, in the message
+and in the ``owner`` attribute alike, so an owner can neither forge a log
+line nor bloat one.
+
+Route the events where your security team reads them::
+
+    import logging
+    handler = logging.FileHandler("audit.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(event)s %(sid)s %(owner)s"))
+    logging.getLogger("sessionware.audit").addHandler(handler)
+    logging.getLogger("sessionware.audit").setLevel(logging.INFO)
+
+.. versionadded:: 1.1
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+__all__ = ["MAX_OWNER_CHARS", "SID_CHARS", "audit", "logger"]
+
+logger: Final = logging.getLogger("sessionware.audit")
+#: Characters of a sid kept in the audit log.
+SID_CHARS: Final = 6
+#: Owners longer than this are cut (with "…") in the audit log.
+MAX_OWNER_CHARS: Final = 200
+_LEVELS: Final = {"created": logging.DEBUG, "rejected": logging.DEBUG}
+
+
+def printable(owner: str | None) -> str | None:
+    """``owner`` as it may appear in a log line: escaped and bounded."""
+    if owner is None:
+        return None
+    if len(owner) > MAX_OWNER_CHARS:
+        owner = owner[:MAX_OWNER_CHARS] + "…"
+    if owner.isprintable():
+        return owner
+    # repr() escapes every unprintable character; drop its quotes.
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in owner)
+
+
+def audit(event: str, sid: str | None, owner: str | None = None, reason: str | None = None) -> None:
+    """Log one security ``event`` about the session ``sid``.
+
+    Cheap when the level is off: nothing is formatted.
+    """
+    level = _LEVELS.get(event, logging.INFO)
+    if not logger.isEnabledFor(level):
+        return
+    short = sid[:SID_CHARS] if sid else None
+    shown = printable(owner)
+    extra = {"event": event, "sid": short, "owner": shown, "reason": reason}
+    if reason is None:
+        logger.log(level, "session %s %s owner=%s", event, short, shown, extra=extra)
+    else:
+        logger.log(
+            level, "session %s %s owner=%s reason=%s", event, short, shown, reason, extra=extra
+        )
