@@ -1,5 +1,5 @@
 """``python -m sessionware``: serve the demo, decode a cookie, make a secret
-key, clean up a server-side store."""
+key, clean up a server-side store, list and revoke sessions."""
 
 from __future__ import annotations
 
@@ -311,6 +311,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     cleanup.add_argument("--store", required=True, metavar="URL")
     cleanup.set_defaults(func=_cleanup)
+
+    from sessionware._cli_control import add_commands
+
+    add_commands(commands)
     return parser
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
+from sessionware._backend import FLAG_PERMANENT, MARKER, META
+from sessionware._codec import DecodeError, decode
 from sessionware.audit import audit
 from sessionware.errors import ConfigurationError
 from sessionware.stores.base import OwnerIndex, Store
@@ -54,6 +56,26 @@ class SessionInfo:
     created: datetime
     last_seen: datetime
     permanent: bool
+
+
+def read_record(record: dict[str, bytes]) -> tuple[int, bool, str | None] | None:
+    """``(created, permanent, owner)`` of a stored record, or ``None`` when it
+    is not a live session (no liveness marker, or undecodable metadata)."""
+    if MARKER not in record:
+        return None
+    try:
+        created, flags = decode(record[MARKER])
+        owner = None
+        if META in record:
+            flags, *rest = decode(record[META])
+            owner = rest[0] if rest else None
+    except (DecodeError, ValueError, TypeError):
+        return None
+    if type(created) is not int or type(flags) is not int:
+        return None
+    if owner is not None and type(owner) is not str:
+        return None
+    return created, bool(flags & FLAG_PERMANENT), owner
 
 
 def check_owner(owner: object) -> str:
