@@ -17,12 +17,16 @@ from sessionware._codec import (
     encode_items,
 )
 from sessionware._cookies import MAX_COOKIE_SIZE, CookieHeaders
+from sessionware._owners import index_owner
+from sessionware._revocation import KEPT, REVOKED
 from sessionware._signing import BadToken, KeyRing
+from sessionware.audit import audit, rejected
 from sessionware.errors import CookieTooLargeError, SessionWarning, UnsupportedValueError
 from sessionware.session import new_sid
 
 if TYPE_CHECKING:
     from sessionware._config import Config
+    from sessionware._revocation import Revocations
     from sessionware.session import Session
     from sessionware.stores.base import Store
     from sessionware.stores.cookie import CookieStore
@@ -32,6 +36,9 @@ logger = logging.getLogger("sessionware")
 #: Version of the cookie payload layout ``[version, sid, flags, created, data]``.
 #: A new layout gets a new number; loaders keep reading the old ones.
 PAYLOAD_VERSION = 1
+#: Layout of an owned session: ``[2, sid, flags, created, owner, owner_since, data]``
+#: (``owner_since``: Unix ms the owner was set). Unowned sessions keep layout 1.
+PAYLOAD_VERSION_OWNED = 2
 FLAG_PERMANENT = 1
 #: Record key holding ``[created, flags]``: the record's liveness mark. It is
 #: written only when a record is created (under a fresh sid), never again, so
@@ -54,22 +61,37 @@ Headers = list[tuple[str, str]]
 
 
 def unpack_payload(payload: bytes) -> tuple[str, int, int, dict[str, Any]]:
-    """``(sid, flags, created, data)`` of a verified cookie payload.
+    """``(sid, flags, created, data)`` of a verified cookie payload."""
+    sid, flags, created, _, _, data = unpack_session(payload)
+    return sid, flags, created, data
+
+
+def unpack_session(payload: bytes) -> tuple[str, int, int, str | None, int, dict[str, Any]]:
+    """``(sid, flags, created, owner, owner_since, data)`` of a verified payload.
 
     Raises :class:`DecodeError` for bytes that are not a payload of a layout
     this version reads (only our key signs, so that means a newer or retired
     layout, or a bug: never an attacker's bytes).
     """
     envelope = decode_envelope(payload)
+    size = len(envelope)
     if (
-        len(envelope) != 5
-        or envelope[0] != PAYLOAD_VERSION
+        size < 5
         or type(envelope[1]) is not str
         or type(envelope[2]) is not int
         or type(envelope[3]) is not int
     ):
         raise DecodeError("unknown payload layout")
-    return envelope[1], envelope[2], envelope[3], envelope[4]
+    if envelope[0] == PAYLOAD_VERSION and size == 5:
+        return envelope[1], envelope[2], envelope[3], None, 0, envelope[4]
+    if (
+        envelope[0] == PAYLOAD_VERSION_OWNED
+        and size == 7
+        and type(envelope[4]) is str
+        and type(envelope[5]) is int
+    ):
+        return envelope[1], envelope[2], envelope[3], envelope[4], envelope[5], envelope[6]
+    raise DecodeError("unknown payload layout")
 
 
 class Backend:
@@ -135,30 +157,62 @@ class Backend:
         interval = config.refresh_interval
         return interval is None or now - session.issued >= interval
 
-    def _debug(self, reason: str) -> None:
+    def _debug(self, reason: str, sid: str | None = None) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("ignoring session cookie: %s", reason)
+        rejected(reason, sid)
 
 
 class CookieBackend(Backend):
     """The whole session in a signed cookie."""
 
-    def __init__(self, config: Config, store: CookieStore) -> None:
+    def __init__(
+        self, config: Config, store: CookieStore, revocations: Revocations | None = None
+    ) -> None:
         super().__init__(config)
         self.store = store
         self.sealer = store.bind(config.secret_keys)
+        self.revocations = revocations
 
     def load(self, session: Session, environ: dict[str, Any]) -> dict[str, Any]:
         now = int(time.time())
+        opened = []
         for token in self._candidates(environ):
             try:
                 payload, issued, index = self.sealer.open(token, self.config.permanent_lifetime)
-                sid, flags, created, data = unpack_payload(payload)
+                sid, flags, created, owner, since, data = unpack_session(payload)
             except (BadToken, DecodeError) as exc:
                 self._debug(str(exc))
                 continue
-            if self._adopt(session, now, sid, flags, created, issued, payload, index):
-                return data
+            if self.revocations is None:
+                if self._adopt(session, now, sid, flags, created, issued, payload, index):
+                    session._owner = session.owner_loaded = owner
+                    session.owner_since = since
+                    return data
+                continue
+            opened.append((sid, flags, created, owner, since, data, issued, payload, index))
+            if len(opened) == MAX_LOOKUPS:
+                break
+        if opened:
+            # Every verified cookie is checked in one round trip; a failing
+            # revocation store raises StoreError: never a cookie let through.
+            checks = [(item[0], item[3], item[4]) for item in opened]
+            assert self.revocations is not None
+            verdicts = self.revocations.check_many(checks)
+            for item, verdict in zip(opened, verdicts, strict=True):
+                sid, flags, created, owner, since, data, issued, payload, index = item
+                if verdict == REVOKED:
+                    self._debug("revoked", sid)
+                    continue
+                if self._adopt(session, now, sid, flags, created, issued, payload, index):
+                    session._owner = session.owner_loaded = owner
+                    session.owner_since = since
+                    if verdict == KEPT:
+                        # Spared by revoke_owner(keep=...): re-issued as owned
+                        # from now, so it outlives its own later regenerate().
+                        session.owner_since = int(time.time() * 1000)
+                        session.resign = True
+                    return data
         return self._start_new(session, now)
 
     def _payload(self, session: Session, data: dict[str, Any]) -> bytes:
@@ -166,7 +220,18 @@ class CookieBackend(Backend):
         sid = session._sid
         if sid is None:
             sid = session._sid = new_sid()
-        return encode_envelope([PAYLOAD_VERSION, sid, flags, session.created], data)
+        owner = session._owner
+        if owner is None:
+            return encode_envelope([PAYLOAD_VERSION, sid, flags, session.created], data)
+        header = [PAYLOAD_VERSION_OWNED, sid, flags, session.created, owner, session.owner_since]
+        return encode_envelope(header, data)
+
+    def _revoke_old(self, session: Session) -> None:
+        """With a revocation store, a cookie the session leaves behind (cleared,
+        invalidated, regenerated) is refused from now on, copies included."""
+        old_sid = session.incoming_sid
+        if self.revocations is not None and old_sid is not None:
+            self.revocations.revoke_sid(old_sid, self.config.permanent_lifetime)
 
     def save(self, session: Session) -> Headers:
         data = session._data
@@ -174,8 +239,13 @@ class CookieBackend(Backend):
         if not data:
             # Emptied during this request: forget the cookie the client has.
             if not session._new and (session.modified or session.regenerated):
+                self._revoke_old(session)
                 return [self.cookies.delete_header]
             return []
+        if session.cleared and self.revocations is not None and session._sid == session.incoming_sid:
+            # Cleared and filled again: under a new sid, so that a copy of the
+            # cookie from before the clear() (a logged-in one) can be refused.
+            session._sid = new_sid()
         now = int(time.time())
         payload = None
         changed = session.modified or session.resign or session._new
@@ -186,6 +256,10 @@ class CookieBackend(Backend):
             return []
         if payload is None:
             payload = self._payload(session, data)
+        if session._sid != session.incoming_sid:
+            self._revoke_old(session)
+            if session._new:
+                audit("created", session._sid, session._owner)
         header = self.cookies.set_header(
             self.sealer.seal(payload),
             self.lifetime(session, now) if session._permanent else None,
@@ -233,15 +307,19 @@ class ServerBackend(Backend):
                 break
         for sid, record in self._lookup(list(verified)):
             if record is None or MARKER not in record:
-                self._debug("no live record for this session id")
+                self._debug("no live record for this session id", sid)
                 continue
             try:
                 created, flags = decode(record[MARKER])
+                owner = None
                 if META in record:
-                    (flags,) = decode(record[META])
+                    flags, *rest = decode(record[META])
+                    owner = rest[0] if rest else None
                 data = {key: decode(blob) for key, blob in record.items() if key not in RESERVED}
                 if type(created) is not int or type(flags) is not int:
                     raise DecodeError("bad marker")
+                if owner is not None and type(owner) is not str:
+                    raise DecodeError("bad owner")
             except (DecodeError, ValueError, TypeError) as exc:
                 logger.warning(
                     "session record %s… cannot be decoded (%s); starting a new session",
@@ -251,6 +329,7 @@ class ServerBackend(Backend):
                 continue
             issued, index = verified[sid]
             if self._adopt(session, now, sid, flags, created, issued, record, index):
+                session._owner = session.owner_loaded = owner
                 return data
         return self._start_new(session, now)
 
@@ -270,6 +349,12 @@ class ServerBackend(Backend):
 
     def _marker(self, session: Session) -> bytes:
         return encode([session.created, FLAG_PERMANENT if session._permanent else 0])
+
+    def _meta(self, session: Session) -> bytes:
+        """The changeable metadata, kept apart from the liveness marker."""
+        flags = FLAG_PERMANENT if session._permanent else 0
+        owner = session._owner
+        return encode([flags] if owner is None else [flags, owner])
 
     def _cookie(self, session: Session, sid: str, now: int) -> tuple[str, str]:
         return self.cookies.set_header(
@@ -308,15 +393,20 @@ class ServerBackend(Backend):
             for key in baseline:
                 if key not in data and key not in RESERVED:
                     changes[key] = None
-            if session._permanent != session.permanent_loaded:
+            if (
+                session._permanent != session.permanent_loaded
+                or session._owner != session.owner_loaded
+            ):
                 # Never the marker: a stale request must not revive a record.
-                changes[META] = encode([FLAG_PERMANENT if session._permanent else 0])
+                changes[META] = self._meta(session)
         if changes:
             store.save(old_sid, changes, ttl)
         elif session.modified or session.resign or self.refresh_due(session, now):
             store.touch(old_sid, ttl)  # re-issuing the cookie: the record lives as long
         else:
             return []
+        if session._owner is not None:
+            index_owner(self, session, old_sid, now, session._owner != session.owner_loaded)
         return [self._cookie(session, old_sid, now)]
 
     def _create(
@@ -336,8 +426,14 @@ class ServerBackend(Backend):
             sid = session._sid = new_sid()
         changes: dict[str, bytes | None] = dict(encode_items(data, data))
         changes[MARKER] = self._marker(session)
+        if session._owner is not None:
+            changes[META] = self._meta(session)
         store = self.store
         store.save(sid, changes, ttl)
+        if session._owner is not None:
+            index_owner(self, session, sid, now, True)
+        if session._new:
+            audit("created", sid, session._owner)
         if old_sid is not None:
             old = store.load(old_sid)
             store.delete(old_sid)  # the old id stops working at once

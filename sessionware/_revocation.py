@@ -34,7 +34,8 @@ import base64
 import threading
 import time
 from collections import OrderedDict
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, cast
 
 from sessionware.stores.base import Store, load_many
 
@@ -89,34 +90,55 @@ class Revocations:
         self.store.save(owner_id(owner), changes, ttl + int(CACHE_SECONDS) + 1)
         self._forget()
 
-    def check(self, sid: str, owner: str | None, owner_since: int) -> int:
-        """:data:`LIVE`, :data:`REVOKED` or :data:`KEPT` for a verified cookie.
+    def check_many(self, sessions: Sequence[tuple[str, str | None, int]]) -> list[int]:
+        """A verdict (:data:`LIVE`, :data:`REVOKED` or :data:`KEPT`) for each
+        verified cookie ``(sid, owner, owner_since)``, in one round trip.
 
         A failing store raises :class:`~sessionware.StoreError`: a check that
         cannot be made never lets a cookie through.
         """
-        key = (sid, owner, owner_since)
         now = time.monotonic()
+        verdicts: list[int | None] = []
         with self._lock:
-            cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        ids = [_SID_ID + sid] if owner is None else [_SID_ID + sid, owner_id(owner)]
-        records = load_many(self.store, ids)
-        verdict = LIVE
-        if records[0] is not None:
-            verdict = REVOKED
-        elif owner is not None and records[1] is not None:
-            entry = records[1]
-            before = int(entry.get("before", b"0"))
-            if owner_since < before:
-                verdict = KEPT if entry.get("keep") == sid.encode("ascii") else REVOKED
+            for key in sessions:
+                cached = self._cache.get(key)
+                verdicts.append(cached[1] if cached is not None and cached[0] > now else None)
+        missing = [key for key, verdict in zip(sessions, verdicts, strict=True) if verdict is None]
+        if not missing:
+            return cast("list[int]", verdicts)
+        ids: list[str] = []
+        for sid, owner, _ in missing:
+            ids.append(_SID_ID + sid)
+            if owner is not None:
+                ids.append(owner_id(owner))
+        records = dict(zip(ids, load_many(self.store, ids), strict=True))
         with self._lock:
-            self._cache[key] = (now + CACHE_SECONDS, verdict)
-            self._cache.move_to_end(key)
+            for key in missing:
+                verdict = self._verdict(key, records)
+                verdicts[verdicts.index(None)] = verdict
+                self._cache[key] = (now + CACHE_SECONDS, verdict)
+                self._cache.move_to_end(key)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
-        return verdict
+        return cast("list[int]", verdicts)
+
+    @staticmethod
+    def _verdict(
+        key: tuple[str, str | None, int], records: dict[str, dict[str, bytes] | None]
+    ) -> int:
+        sid, owner, owner_since = key
+        if records[_SID_ID + sid] is not None:
+            return REVOKED
+        entry = records.get(owner_id(owner)) if owner is not None else None
+        if entry is None:
+            return LIVE
+        try:
+            before = int(entry.get("before", b"0"))
+        except ValueError:
+            return REVOKED  # an entry we cannot read refuses rather than lets through
+        if owner_since >= before:
+            return LIVE
+        return KEPT if entry.get("keep") == sid.encode("ascii") else REVOKED
 
     def _forget(self) -> None:
         # This process sees its own revocations at once.

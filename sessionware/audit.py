@@ -69,3 +69,30 @@ def audit(event: str, sid: str | None, owner: str | None = None, reason: str | N
         logger.log(
             level, "session %s %s owner=%s reason=%s", event, short, shown, reason, extra=extra
         )
+
+
+def rejected(message: str, sid: str | None = None) -> None:
+    """Log a ``rejected`` event for a cookie refused for ``message``."""
+    if logger.isEnabledFor(logging.DEBUG):
+        audit("rejected", sid, None, _reason(message))
+
+
+def _reason(message: str) -> str:
+    """A short, stable reason code for a refusal message of the backends."""
+    for start, code in _REASONS:
+        if message.startswith(start):
+            return code
+    return "undecodable"
+
+
+_REASONS: Final = (
+    ("expired", "expired"),
+    ("signature", "bad-signature"),
+    ("not a token", "bad-signature"),
+    ("malformed timestamp", "bad-signature"),
+    ("past absolute_lifetime", "absolute-lifetime"),
+    ("revoked", "revoked"),
+    ("no live record", "unknown-sid"),
+    ("more than", "too-many-cookies"),
+    ("the session was cleared", "cleared"),
+)

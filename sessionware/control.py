@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sessionware._revocation import Revocations
+    from sessionware.stores.cookie import CookieStore
 
 __all__ = ["SessionControl", "SessionInfo"]
 
@@ -76,6 +77,34 @@ def read_record(record: dict[str, bytes]) -> tuple[int, bool, str | None] | None
     if owner is not None and type(owner) is not str:
         return None
     return created, bool(flags & FLAG_PERMANENT), owner
+
+
+def build_revocations(
+    store: Store | CookieStore | None, revocation: Store | str | None
+) -> Revocations | None:
+    """Check the middleware's ``revocation=`` against its store (at construction)."""
+    if revocation is None:
+        return None
+    from sessionware._revocation import Revocations
+    from sessionware.stores import from_url
+    from sessionware.stores.cookie import CookieStore
+
+    if store is not None and not isinstance(store, CookieStore):
+        raise ConfigurationError(
+            "revocation= is for the cookie store only: a server-side store "
+            "revokes sessions by deleting them; remove revocation="
+        )
+    target = from_url(revocation) if isinstance(revocation, str) else revocation
+    if isinstance(target, CookieStore):
+        raise ConfigurationError(
+            "revocation= needs a server-side store (redis://..., sqlite:///...) "
+            "to keep revoked cookies in, not the cookie store"
+        )
+    if not isinstance(target, Store):
+        raise ConfigurationError(
+            f"revocation= must be a server-side store or its URL, not {type(target).__name__}"
+        )
+    return Revocations(target)
 
 
 def check_owner(owner: object) -> str:

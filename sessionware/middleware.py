@@ -11,6 +11,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from sessionware._backend import Backend, CookieBackend, Headers, ServerBackend
 from sessionware._config import Config, build_config
+from sessionware.control import SessionControl, SessionInfo, build_revocations, read_record
 from sessionware.errors import ConfigurationError
 from sessionware.session import Session
 from sessionware.stores import from_url
@@ -44,6 +45,9 @@ class SessionMiddleware:
     :param absolute_lifetime: hard cap since the session was created.
     :param detect_nested_changes: save in-place changes to nested values.
     :param environ_key: where the session is put in the WSGI environ.
+    :param revocation: cookie store only: a server-side store (or its URL)
+        keeping revoked cookies, for :meth:`revoke`, :meth:`revoke_owner`
+        and for refusing a copy of a logged-out cookie.
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class SessionMiddleware:
         absolute_lifetime: timedelta | int | None = None,
         detect_nested_changes: bool = True,
         environ_key: str = "session",
+        revocation: Store | str | None = None,
     ) -> None:
         self.app = app
         self.config: Config = build_config(
@@ -91,8 +96,9 @@ class SessionMiddleware:
             store = CookieStore()
         self.store = store
         self.backend: Backend
+        revocations = build_revocations(store, revocation)
         if isinstance(store, CookieStore):
-            self.backend = CookieBackend(self.config, store)
+            self.backend = CookieBackend(self.config, store, revocations)
         elif isinstance(store, Store):
             self.backend = ServerBackend(self.config, store)
         else:
@@ -101,6 +107,27 @@ class SessionMiddleware:
                 f"delete/touch methods (sessionware.stores.Store), not {type(store).__name__}"
             )
         self._environ_key = environ_key
+        self.control = SessionControl(
+            None if isinstance(store, CookieStore) else store,
+            read_record,
+            self.config.permanent_lifetime,
+            revocations,
+        )
+
+    # -- session control (section 11) ----------------------------------------
+
+    def sessions(self, owner: str) -> list[SessionInfo]:
+        """The live sessions of ``owner``, newest first (server-side stores
+        with an owner index; the cookie store raises ConfigurationError)."""
+        return self.control.sessions(owner)
+
+    def revoke(self, sid: str) -> bool:
+        """End the session ``sid`` now, on every worker and machine."""
+        return self.control.revoke(sid)
+
+    def revoke_owner(self, owner: str, keep: str | None = None) -> int:
+        """End every session of ``owner`` but ``keep`` now; return how many."""
+        return self.control.revoke_owner(owner, keep=keep)
 
     def open_session(self, environ: WSGIEnvironment) -> Session:
         """A lazily loaded session for this request (not put in ``environ``)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time as _time
 import warnings
 from collections.abc import Iterator, MutableMapping
 from datetime import date, datetime, time, timedelta
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sessionware._signing import b64encode
+from sessionware.audit import audit
 from sessionware.errors import SessionWarning, UnsupportedValueError
 
 if TYPE_CHECKING:
@@ -62,6 +64,9 @@ class Session(MutableMapping[str, Any]):
         "regenerated",
         "cleared",
         "permanent_loaded",
+        "_owner",
+        "owner_loaded",
+        "owner_since",
         "touched",
         "sealed",
     )
@@ -99,6 +104,11 @@ class Session(MutableMapping[str, Any]):
         self.resign = resign  # verified with a fallback key: re-sign with the current one
         self.regenerated = False
         self.cleared = False  # clear() ran: a server-side session moves to a new sid
+        # session.owner as loaded and now; owner_since: Unix ms it was set
+        # (the backend sets the loaded owner after this reset).
+        self._owner: str | None = None
+        self.owner_loaded: str | None = None
+        self.owner_since = 0
         # Keys set, or whose mutable value (list, dict, ...) was handed to the
         # app, which may change it in place: only these can differ from the
         # baseline, so only these are re-encoded at the end of the request.
@@ -216,6 +226,7 @@ class Session(MutableMapping[str, Any]):
         """Remove every key; the response deletes the cookie (and stored record)."""
         self._load().clear()
         self.cleared = True
+        self._owner = None  # the session ends with its data: nobody owns it now
         self._changed(_Label("session.clear()"))
 
     def copy(self) -> dict[str, Any]:
@@ -261,18 +272,49 @@ class Session(MutableMapping[str, Any]):
             sid = self._sid = new_sid()
         return sid
 
-    def regenerate(self) -> None:
-        """Give the session a new :attr:`sid`, keeping its data.
+    @property
+    def owner(self) -> str | None:
+        """Whose session this is (``None``: nobody's), e.g. ``str(user.id)``.
 
-        Call it at login against session fixation. With a server-side store
-        the old id stops working when this response is saved.
+        Set it at login; metadata like :attr:`permanent`, never one of the
+        keys. :meth:`regenerate` keeps it; :meth:`clear` and
+        :meth:`invalidate` remove it. Setting it is a change (the session is
+        saved), and makes the session findable by ``mw.sessions(owner)``.
+
+        .. versionadded:: 1.1
         """
         self._load()
+        return self._owner
+
+    @owner.setter
+    def owner(self, value: str | None) -> None:
+        if value is not None and type(value) is not str:
+            raise TypeError(f"session.owner must be a str or None, not {type(value).__name__}")
+        self._load()
+        if value != self._owner:
+            self._owner = value
+            self.owner_since = int(_time.time() * 1000)
+            self._changed(_Label("session.owner"))
+
+    def regenerate(self) -> None:
+        """Give the session a new :attr:`sid`, keeping its data and owner.
+
+        Call it at login against session fixation. With a server-side store
+        the old id stops working when this response is saved (with the
+        cookie store, too, when it has a revocation store).
+        """
+        self._load()
+        audit("regenerated", self._sid, self._owner)
+        self._regenerate()
+
+    def _regenerate(self) -> None:
         self._sid = new_sid()
         self.regenerated = True
         self._changed(_Label("session.sid"))
 
     def invalidate(self) -> None:
-        """Clear the data and regenerate the id (logout)."""
+        """Clear the data and the owner, and regenerate the id (logout)."""
+        self._load()
+        audit("invalidated", self._sid, self._owner)
         self.clear()
-        self.regenerate()
+        self._regenerate()
