@@ -37,7 +37,7 @@ logger = logging.getLogger("sessionware")
 #: A new layout gets a new number; loaders keep reading the old ones.
 PAYLOAD_VERSION = 1
 #: Layout of an owned session: ``[2, sid, flags, created, owner, owner_since, data]``
-#: (``owner_since``: Unix ms the owner was set). Unowned sessions keep layout 1.
+#: (``owner_since``: Unix µs the owner was set). Unowned sessions keep layout 1.
 PAYLOAD_VERSION_OWNED = 2
 FLAG_PERMANENT = 1
 #: Record key holding ``[created, flags]``: the record's liveness mark. It is
@@ -210,7 +210,7 @@ class CookieBackend(Backend):
                     if verdict == KEPT:
                         # Spared by revoke_owner(keep=...): re-issued as owned
                         # from now, so it outlives its own later regenerate().
-                        session.owner_since = int(time.time() * 1000)
+                        session.owner_since = time.time_ns() // 1000
                         session.resign = True
                     return data
         return self._start_new(session, now)
@@ -242,7 +242,11 @@ class CookieBackend(Backend):
                 self._revoke_old(session)
                 return [self.cookies.delete_header]
             return []
-        if session.cleared and self.revocations is not None and session._sid == session.incoming_sid:
+        if (
+            session.cleared
+            and self.revocations is not None
+            and session._sid == session.incoming_sid
+        ):
             # Cleared and filled again: under a new sid, so that a copy of the
             # cookie from before the clear() (a logged-in one) can be refused.
             session._sid = new_sid()

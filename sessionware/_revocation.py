@@ -9,7 +9,7 @@ records under ids no session id can take (sids never contain a ``.``):
     when a session that came with the request is cleared, invalidated or
     moved to a new sid, so a copy of its old cookie is refused.
 ``revoked.owner.<base64url(owner)>``
-    ``before`` (Unix ms) and ``keep`` (a sid): every session of that owner
+    ``before`` (Unix µs) and ``keep`` (a sid): every session of that owner
     whose owner was set before ``before`` is dead, except ``keep``. Sessions
     carry the time their owner was set (``owner_since``, kept when they are
     re-issued), so a cookie re-issued after the revocation by a worker that
@@ -54,8 +54,10 @@ REVOKED: Final = 1
 KEPT: Final = 2
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+def now_us() -> int:
+    """Unix time in microseconds: ``owner_since`` and ``before`` use it, so
+    a login right after a revocation is never taken for one before it."""
+    return time.time_ns() // 1000
 
 
 def owner_id(owner: str) -> str:
@@ -84,7 +86,8 @@ class Revocations:
         """Refuse every session of ``owner`` whose owner was set before now,
         except ``keep``."""
         changes: dict[str, bytes | None] = {
-            "before": str(now_ms()).encode("ascii"),
+            # +1: an owner set in this very microsecond is revoked too.
+            "before": str(now_us() + 1).encode("ascii"),
             "keep": keep.encode("ascii") if keep else None,
         }
         self.store.save(owner_id(owner), changes, ttl + int(CACHE_SECONDS) + 1)

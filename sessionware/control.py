@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from sessionware._backend import FLAG_PERMANENT, MARKER, META
 from sessionware._codec import DecodeError, decode
@@ -39,6 +39,10 @@ _NO_REVOCATION: Final = (
     'revocation="redis://..." (or another server-side store or its URL) to '
     "SessionMiddleware"
 )
+
+
+class _IndexedStore(Store, OwnerIndex, Protocol):
+    """A store that keeps an owner index."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,20 +140,20 @@ class SessionControl:
         self.lifetime = lifetime
         self.revocations = revocations
 
-    def _index(self) -> OwnerIndex:
+    def _index(self) -> _IndexedStore:
         store = self.store
         if store is None:
             raise ConfigurationError(
                 "cookie-store sessions live in the browsers and cannot be listed; "
                 "use a server-side store (sqlite:///..., redis://...) to list sessions"
             )
-        if not isinstance(store, OwnerIndex):
+        if not isinstance(store, OwnerIndex):  # runtime_checkable: methods present
             raise ConfigurationError(
                 f"{store!r} keeps no owner index: implement "
                 "sessionware.stores.OwnerIndex (index_owner, unindex_owner, "
                 "owner_records) on it to list and revoke sessions by owner"
             )
-        return store
+        return cast("_IndexedStore", store)
 
     def sessions(self, owner: str) -> list[SessionInfo]:
         """The live sessions of ``owner``, newest ``created`` first."""
@@ -190,14 +194,14 @@ class SessionControl:
             revocations.revoke_sid(sid, self.lifetime)
             audit("revoked", sid)
             return True
-        store = self.store
+        store = self._index()
         record = store.load(sid)
         info = self.read(record) if record is not None else None
         store.delete(sid)
         if info is None:
             return False
         owner = info[2]
-        if owner is not None and isinstance(store, OwnerIndex):
+        if owner is not None:
             store.unindex_owner(owner, [sid])
         audit("revoked", sid, owner)
         return True

@@ -104,7 +104,7 @@ class Session(MutableMapping[str, Any]):
         self.resign = resign  # verified with a fallback key: re-sign with the current one
         self.regenerated = False
         self.cleared = False  # clear() ran: a server-side session moves to a new sid
-        # session.owner as loaded and now; owner_since: Unix ms it was set
+        # session.owner as loaded and now; owner_since: Unix µs it was set
         # (the backend sets the loaded owner after this reset).
         self._owner: str | None = None
         self.owner_loaded: str | None = None
@@ -293,7 +293,7 @@ class Session(MutableMapping[str, Any]):
         self._load()
         if value != self._owner:
             self._owner = value
-            self.owner_since = int(_time.time() * 1000)
+            self.owner_since = _time.time_ns() // 1000
             self._changed(_Label("session.owner"))
 
     def regenerate(self) -> None:

@@ -1,0 +1,219 @@
+"""Session control in process (werkzeug's client on the real middleware):
+``session.owner``, ``mw.sessions``/``revoke``/``revoke_owner`` on every
+server-side store, and the audit log. Cookie-store revocation is in
+``test_control_revocation.py``; gunicorn runs are in ``live/``."""
+
+import json
+import logging
+import time
+import uuid
+from datetime import UTC
+
+import pytest
+from werkzeug.test import Client
+
+from control_app import make_app
+from helpers import SECRET, cookie_value, make_client
+from sessionware import ConfigurationError, SessionMiddleware
+from sessionware.control import SessionInfo
+from sessionware.stores import MemoryStore, OwnerIndex, RedisStore, SQLiteStore
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
+def server_store(request, tmp_path):
+    kind = request.param
+    if kind == "memory":
+        yield MemoryStore()
+        return
+    if kind == "sqlite":
+        store = SQLiteStore(tmp_path / "sessions.db")
+    else:
+        server = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
+        store = RedisStore(server.url, prefix=f"test:{uuid.uuid4().hex}:")
+    yield store
+    store.close()
+
+
+def browser(mw):
+    return Client(mw)
+
+
+def get(client, path):
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    return json.loads(response.text)
+
+
+# -- session.owner ---------------------------------------------------------
+
+
+def test_owner_is_metadata_kept_by_regenerate_removed_by_invalidate(any_store):
+    mw = make_app(any_store)
+    client = browser(mw)
+    assert get(client, "/me")["owner"] is None
+    login = get(client, "/login?owner=alice")
+    me = get(client, "/me")
+    assert me["owner"] == "alice" and me["sid"] == login["sid"] and me["new"] is False
+    assert me["user"] == "alice"  # the owner is never one of the keys
+    get(client, "/logout")
+    me = get(client, "/me")
+    assert me["owner"] is None and me["user"] is None
+
+
+@pytest.mark.parametrize("value", [1, b"alice", ["alice"], object()], ids=repr)
+def test_a_non_str_owner_is_a_type_error(value):
+    def handler(session, environ):
+        with pytest.raises(TypeError, match="session.owner must be a str or None"):
+            session.owner = value
+        return repr(session.owner)
+
+    client, _ = make_client(handler)
+    assert client.get("/").text == "None"
+
+
+def test_setting_the_owner_alone_saves_and_regenerate_keeps_it(any_store):
+    steps = iter(["set", "read", "regenerate", "read", "clear", "read"])
+
+    def handler(session, environ):
+        step = next(steps)
+        if step == "set":
+            session["k"] = 1
+            return "ok"
+        if step == "regenerate":
+            session.regenerate()
+        elif step == "clear":
+            session.clear()
+            session["k"] = 2
+        return f"{session.owner}"
+
+    client, _ = make_client(handler, store=any_store)
+    client.get("/")
+
+    def owner_only(session, environ):
+        session.owner = "bob"  # the only change of this request
+        return "set"
+
+    # A second middleware on the same store and secret, one handler each.
+    owner_client, _ = make_client(owner_only, store=any_store)
+    owner_client._cookies = client._cookies
+    response = owner_client.get("/")
+    assert cookie_value(response) is not None  # saved: a cookie went out
+    assert client.get("/").text == "bob"
+    assert client.get("/").text == "bob"  # regenerate() keeps it
+    assert client.get("/").text == "bob"  # ... and it was saved so
+    assert client.get("/").text == "None"  # clear() ends the ownership too
+    assert client.get("/").text == "None"
+
+
+def test_clear_and_invalidate_log_the_owner_out_of_the_listing(server_store):
+    mw = make_app(server_store)
+    client = browser(mw)
+    get(client, "/login?owner=carol")
+    assert len(mw.sessions("carol")) == 1
+    get(client, "/logout")
+    assert mw.sessions("carol") == []
+
+
+# -- listing and revoking ----------------------------------------------------
+
+
+def test_three_browsers_one_signs_out_everywhere_else(server_store):
+    mw = make_app(server_store)
+    owner = "alice-" + uuid.uuid4().hex
+    a, b, c, other = browser(mw), browser(mw), browser(mw), browser(mw)
+    sids = [get(x, f"/login?owner={owner}")["sid"] for x in (a, b, c)]
+    time.sleep(1.05)
+    get(a, f"/login?owner={owner}&permanent=1")  # newest now (created is kept)
+    get(other, "/login?owner=someone-else")
+    listed = mw.sessions(owner)
+    assert sorted(info.sid for info in listed) == sorted([get(a, "/me")["sid"], sids[1], sids[2]])
+    info = listed[0]
+    assert isinstance(info, SessionInfo) and info.owner == owner
+    assert info.created.tzinfo is UTC and info.last_seen.tzinfo is UTC
+    assert info.created <= info.last_seen
+    assert [i.created for i in listed] == sorted((i.created for i in listed), reverse=True)
+
+    result = get(b, "/others-out")
+    assert result["revoked"] == 2
+    for gone in (a, c):
+        me = get(gone, "/me")
+        assert me["new"] is True and me["owner"] is None and me["user"] is None
+    me = get(b, "/me")
+    assert me["owner"] == owner and me["new"] is False
+    assert [i.sid for i in mw.sessions(owner)] == [me["sid"]]
+    assert get(other, "/me")["owner"] == "someone-else"
+
+
+def test_revoke_one_session_and_unknown_ones(server_store):
+    mw = make_app(server_store)
+    client = browser(mw)
+    sid = get(client, "/login?owner=dora")["sid"]
+    assert mw.revoke(sid) is True
+    assert get(client, "/me")["new"] is True
+    assert mw.revoke(sid) is False
+    assert mw.revoke("no-such-sid") is False
+    assert mw.revoke_owner("nobody-" + uuid.uuid4().hex) == 0
+    assert mw.sessions("nobody") == []
+
+
+@pytest.mark.parametrize("owner", ["{x}", "a'; DROP TABLE t; --", "line\nbreak", "*", "ü✓"])
+def test_hostile_owners_through_the_middleware(server_store, owner):
+    mw = SessionMiddleware(lambda e, s: [], SECRET, store=server_store)
+    mine, theirs = browser(make_app(server_store)), browser(make_app(server_store))
+    get(mine, "/login?" + _query(owner))
+    get(theirs, "/login?" + _query(owner + "2"))
+    assert [i.owner for i in mw.sessions(owner)] == [owner]
+    assert mw.revoke_owner(owner) == 1
+    assert get(mine, "/me")["new"] is True and get(theirs, "/me")["new"] is False
+
+
+def _query(owner):
+    from urllib.parse import urlencode
+
+    return urlencode({"owner": owner})
+
+
+def test_owner_arguments_are_checked():
+    mw = SessionMiddleware(lambda e, s: [], SECRET, store=MemoryStore())
+    for call in (mw.sessions, mw.revoke_owner):
+        with pytest.raises(TypeError):
+            call(1)
+    with pytest.raises(TypeError):
+        mw.revoke(None)
+    with pytest.raises(TypeError):
+        mw.revoke_owner("a", keep=5)
+
+
+def test_a_store_without_an_owner_index_refuses_with_what_to_implement():
+    class Plain:
+        def __init__(self):
+            self.inner = MemoryStore()
+
+        def load(self, sid):
+            return self.inner.load(sid)
+
+        def save(self, sid, changes, ttl):
+            self.inner.save(sid, changes, ttl)
+
+        def delete(self, sid):
+            self.inner.delete(sid)
+
+        def touch(self, sid, ttl):
+            self.inner.touch(sid, ttl)
+
+    assert not isinstance(Plain(), OwnerIndex)
+    mw = make_app(Plain())
+    client = browser(mw)
+    assert get(client, "/login?owner=erin")["owner"] == "erin"  # sessions still work
+    assert get(client, "/me")["owner"] == "erin"
+    for call in (lambda: mw.sessions("erin"), lambda: mw.revoke_owner("erin")):
+        with pytest.raises(ConfigurationError, match="OwnerIndex"):
+            call()
+    with pytest.raises(ConfigurationError, match="OwnerIndex"):
+        mw.revoke("x")
+
+
+def test_cookie_store_sessions_are_not_listed():
+    mw = SessionMiddleware(lambda e, s: [], SECRET)
+    with pytest.raises(ConfigurationError, match="cannot be listed"):
+        mw.sessions("alice")

@@ -1,0 +1,223 @@
+"""The cookie store with ``revocation=``: revoked cookies, "sign out
+everywhere else", replayed logged-out cookies, faults and costs, with real
+revocation stores (memory, SQLite, Redis, Redis Cluster)."""
+
+import json
+import time
+import uuid
+
+import pytest
+from werkzeug.test import Client
+
+from control_app import make_app
+from helpers import SECRET, cookie_value
+from sessionware import ConfigurationError, SessionMiddleware, StoreError
+from sessionware._revocation import CACHE_SECONDS
+from sessionware.stores import CookieStore, MemoryStore, RedisStore, SQLiteStore
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
+def revocation(request, tmp_path):
+    kind = request.param
+    if kind == "memory":
+        yield MemoryStore()
+        return
+    if kind == "sqlite":
+        store = SQLiteStore(tmp_path / "revoked.db")
+    else:
+        server = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
+        store = RedisStore(server.url, prefix=f"test:{uuid.uuid4().hex}:")
+    yield store
+    store.close()
+
+
+class Counting:
+    """A real store that counts the calls the middleware makes on it."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.calls = []
+
+    def __getattr__(self, name):
+        method = getattr(self.inner, name)
+
+        def call(*args):
+            self.calls.append(name)
+            return method(*args)
+
+        return call
+
+    def load(self, sid):
+        return self.__getattr__("load")(sid)
+
+    def save(self, sid, changes, ttl):
+        return self.__getattr__("save")(sid, changes, ttl)
+
+    def delete(self, sid):
+        return self.__getattr__("delete")(sid)
+
+    def touch(self, sid, ttl):
+        return self.__getattr__("touch")(sid, ttl)
+
+
+def get(client, path, cookie=None):
+    """GET with the client's cookie jar, or with exactly ``cookie`` (a copy)."""
+    headers = None
+    if cookie is not None:
+        client = Client(client.application, use_cookies=False)
+        headers = {"Cookie": f"session={cookie}"}
+    response = client.get(path, headers=headers)
+    assert response.status_code == 200, response.text
+    return json.loads(response.text)
+
+
+def test_three_browsers_one_signs_out_everywhere_else(revocation):
+    mw = make_app(None, revocation)
+    owner = "alice-" + uuid.uuid4().hex
+    a, b, c, other = Client(mw), Client(mw), Client(mw), Client(mw)
+    for browser in (a, b, c):
+        get(browser, f"/login?owner={owner}")
+    get(other, "/login?owner=bob")
+    assert get(b, "/others-out")["revoked"] == 0  # cookies cannot be counted
+    for gone in (a, c):
+        me = get(gone, "/me")
+        assert me["new"] is True and me["owner"] is None and me["user"] is None
+    kept = get(b, "/me")
+    assert kept["owner"] == owner and kept["new"] is False
+    assert get(other, "/me")["owner"] == "bob"
+    # The kept session survives its own later regenerate() (a new sid).
+    again = get(b, f"/login?owner={owner}")
+    assert again["sid"] != kept["sid"]
+    assert get(b, "/me")["owner"] == owner
+    # A new login of the owner after the revocation is not refused.
+    d = Client(mw)
+    get(d, f"/login?owner={owner}")
+    assert get(d, "/me")["owner"] == owner
+
+
+def test_a_replayed_copy_of_a_logged_out_cookie_is_refused(revocation):
+    mw = make_app(None, revocation)
+    client = Client(mw)
+    response = client.get("/login?owner=carol")
+    stolen = cookie_value(response)
+    assert get(Client(mw), "/me", stolen)["owner"] == "carol"  # the copy works
+    get(client, "/logout")
+    me = get(Client(mw), "/me", stolen)
+    assert me["new"] is True and me["owner"] is None and me["user"] is None
+
+
+def test_copies_of_cookies_left_behind_by_clear_and_regenerate_are_refused(revocation):
+    def handler(session, environ):
+        action = environ["PATH_INFO"]
+        if action == "/login":
+            session["user"] = "dave"
+            session.owner = "dave"
+        elif action == "/clear":
+            session.clear()
+            session["flash"] = "bye"  # logged out, yet the session goes on
+        elif action == "/regenerate":
+            session.regenerate()
+        return json.dumps({"user": session.get("user"), "sid": session.sid})
+
+    from helpers import make_client
+
+    client, mw = make_client(handler, revocation=revocation)
+    replay = Client(mw, use_cookies=False)
+
+    def replayed(cookie):
+        return json.loads(replay.get("/", headers={"Cookie": f"session={cookie}"}).text)
+
+    first = cookie_value(client.get("/login"))
+    assert replayed(first)["user"] == "dave"
+    second = cookie_value(client.get("/regenerate"))
+    assert replayed(first)["user"] is None  # the cookie regenerate() left behind
+    assert replayed(second)["user"] == "dave"
+    third = cookie_value(client.get("/clear"))
+    assert replayed(second)["user"] is None  # the logged-in cookie clear() left behind
+    assert replayed(third) == {"user": None, "sid": replayed(third)["sid"]}
+
+
+def test_revoke_a_single_cookie_session(revocation):
+    mw = make_app(None, revocation)
+    client = Client(mw)
+    sid = get(client, "/login?owner=erin")["sid"]
+    assert mw.revoke(sid) is True
+    assert get(client, "/me")["new"] is True
+
+
+def test_a_revocation_made_by_another_process_applies_within_the_cache_time(tmp_path):
+    revocation = SQLiteStore(tmp_path / "revoked.db")  # shared, as between workers
+    worker1 = make_app(None, revocation)
+    worker2 = make_app(None, revocation)  # another worker, its own cache
+    client = Client(worker1)
+    get(client, "/login?owner=frank")
+    cookie = client.get_cookie("session").value
+    assert get(Client(worker1), "/me", cookie)["owner"] == "frank"  # cached: live
+    worker2.revoke_owner("frank")
+    time.sleep(CACHE_SECONDS + 0.1)
+    assert get(Client(worker1), "/me", cookie)["new"] is True
+
+
+def test_one_round_trip_per_request_that_brings_a_cookie(tmp_path):
+    store = Counting(SQLiteStore(tmp_path / "revoked.db"))
+    mw = make_app(None, store)
+    client = Client(mw)
+    get(client, "/login?owner=gina")
+    store.calls.clear()
+    get(client, "/")  # never touches the session: no check
+    assert store.calls == []
+    time.sleep(CACHE_SECONDS + 0.05)
+    get(client, "/me")
+    assert store.calls == ["load_many"]
+    get(client, "/me")  # within the cache time: no round trip
+    assert store.calls == ["load_many"]
+    # Many tossed valid cookies still cost one round trip.
+    cookies = [cookie_value(Client(mw).get("/login?owner=h")) for _ in range(5)]
+    store.calls.clear()
+    header = "; ".join(f"session={value}" for value in cookies)
+    Client(mw, use_cookies=False).get("/me", headers={"Cookie": header})
+    assert store.calls == ["load_many"]
+
+
+def test_a_failing_revocation_store_fails_requests_that_bring_a_cookie(fresh_redis):
+    mw = make_app(None, RedisStore(fresh_redis.url))
+    client = Client(mw)
+    get(client, "/login?owner=ivy")
+    fresh_redis.stop()
+    time.sleep(CACHE_SECONDS + 0.05)
+    with pytest.raises(StoreError):
+        client.get("/me")
+    assert get(Client(mw), "/me")["new"] is True  # no cookie: nothing to check
+    fresh_redis.start()
+    assert get(client, "/me")["owner"] == "ivy"  # back: no restart needed
+
+
+def test_entries_live_only_as_long_as_the_cookies_they_refuse(redis_server, redis_prefix):
+    store = RedisStore(redis_server.url, prefix=redis_prefix)
+    mw = make_app(None, store, permanent_lifetime=600)
+    mw.revoke("some-sid")
+    mw.revoke_owner("judy")
+    keys = store._client.keys(redis_prefix + "*")
+    assert len(keys) == 2
+    for key in keys:
+        assert 600 <= store._client.ttl(key) <= 600 + CACHE_SECONDS + 2
+
+
+def test_configuration_is_checked_at_construction(tmp_path):
+    app = lambda environ, start_response: []  # noqa: E731
+    with pytest.raises(ConfigurationError, match="cookie store only"):
+        SessionMiddleware(app, SECRET, store=MemoryStore(), revocation=MemoryStore())
+    with pytest.raises(ConfigurationError, match="server-side store"):
+        SessionMiddleware(app, SECRET, revocation="cookie://")
+    with pytest.raises(ConfigurationError, match="server-side store"):
+        SessionMiddleware(app, SECRET, revocation=CookieStore())
+    with pytest.raises(ConfigurationError, match="server-side store or its URL"):
+        SessionMiddleware(app, SECRET, revocation=42)
+    with pytest.raises(ConfigurationError):
+        SessionMiddleware(app, SECRET, revocation="nosuch://x")
+    mw = SessionMiddleware(app, SECRET, revocation=f"sqlite:///{tmp_path}/r.db")
+    assert mw.revoke("x") is True
+    plain = SessionMiddleware(app, SECRET)
+    for call in (lambda: plain.revoke("x"), lambda: plain.revoke_owner("x")):
+        with pytest.raises(ConfigurationError, match="revocation="):
+            call()
