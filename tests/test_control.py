@@ -4,7 +4,6 @@ server-side store, and the audit log. Cookie-store revocation is in
 ``test_control_revocation.py``; gunicorn runs are in ``live/``."""
 
 import json
-import logging
 import time
 import uuid
 from datetime import UTC
