@@ -304,7 +304,8 @@ class Session(MutableMapping[str, Any]):
         cookie store, too, when it has a revocation store).
         """
         self._load()
-        audit("regenerated", self._sid, self._owner)
+        if self._sid is not None:  # a session with no id yet has nothing to log
+            audit("regenerated", self._sid, self._owner)
         self._regenerate()
 
     def _regenerate(self) -> None:
