@@ -29,8 +29,10 @@ def events(records):
 
 def assert_clean(records, *secrets):
     for record in records:
-        text = record.getMessage() + " " + " ".join(
-            str(getattr(record, name)) for name in ("event", "sid", "owner", "reason")
+        text = (
+            record.getMessage()
+            + " "
+            + " ".join(str(getattr(record, name)) for name in ("event", "sid", "owner", "reason"))
         )
         for secret in (*secrets, SECRET, DATA_MARK):
             assert secret not in text, (secret, text)
