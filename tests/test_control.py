@@ -216,3 +216,93 @@ def test_cookie_store_sessions_are_not_listed():
     mw = SessionMiddleware(lambda e, s: [], SECRET)
     with pytest.raises(ConfigurationError, match="cannot be listed"):
         mw.sessions("alice")
+
+
+class Counting:
+    """A real store that records the calls the middleware makes on it."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.calls = []
+
+    def _record(self, name, *args):
+        self.calls.append(name)
+        return getattr(self.inner, name)(*args)
+
+    def load(self, sid):
+        return self._record("load", sid)
+
+    def save(self, sid, changes, ttl):
+        return self._record("save", sid, changes, ttl)
+
+    def delete(self, sid):
+        return self._record("delete", sid)
+
+    def touch(self, sid, ttl):
+        return self._record("touch", sid, ttl)
+
+    def index_owner(self, owner, sid, ttl):
+        return self._record("index_owner", owner, sid, ttl)
+
+    def unindex_owner(self, owner, sids):
+        return self._record("unindex_owner", owner, sids)
+
+    def owner_records(self, owner):
+        return self._record("owner_records", owner)
+
+
+def test_the_owner_index_costs_one_call_on_the_save_that_sets_the_owner(server_store):
+    store = Counting(server_store)
+    steps = iter(["anonymous", "login", "write", "read", "refresh", "change-owner", "read"])
+
+    def handler(session, environ):
+        step = next(steps)
+        if step == "anonymous":
+            session["cart"] = [1]
+            session.permanent = True
+        elif step == "login":
+            session.owner = "kim"
+        elif step == "write":
+            session["cart"] = [1, 2]
+        elif step == "read":
+            return session.get("cart")
+        elif step == "refresh":
+            return session.owner  # permanent: re-sent, TTL extended
+        elif step == "change-owner":
+            session.owner = "lee"
+        return "ok"
+
+    client, _ = make_client(handler, store=store)
+    expected = [
+        ["save"],  # no cookie yet: nothing to load; the new record
+        ["load", "save", "index_owner"],  # owner set: +1 call
+        ["load", "save"],
+        ["load", "touch"],  # a due refresh only extends the TTL
+        ["load", "touch"],
+        ["load", "save", "index_owner"],
+        ["load", "touch"],
+    ]
+    for calls in expected:
+        store.calls.clear()
+        client.get("/")
+        assert store.calls == calls
+
+
+@pytest.mark.slow
+def test_sliding_refresh_never_outlives_the_index(tmp_path):
+    # permanent_lifetime of 2 s, refreshed every 0.5 s for 5 s: the record
+    # lives on through several epochs, and is listed at every moment; the
+    # index is written again once per epoch, not per request.
+    store = Counting(SQLiteStore(tmp_path / "sessions.db"))
+    mw = make_app(store, permanent_lifetime=2)
+    client = browser(mw)
+    sid = get(client, "/login?owner=mia&permanent=1")["sid"]
+    writes = 0
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        store.calls.clear()
+        assert get(client, "/me")["sid"] == sid
+        writes += store.calls.count("index_owner")
+        assert [i.sid for i in mw.sessions("mia")] == [sid]
+        time.sleep(0.5)
+    assert 1 <= writes <= 4
