@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, cast
 import flask
 from flask.sessions import NullSession, SessionInterface
 
+from sessionware.control import SessionInfo
 from sessionware.errors import ConfigurationError
 from sessionware.middleware import SessionMiddleware
 from sessionware.session import Session
@@ -203,6 +204,7 @@ class Sessionware:
 
     def __init__(self, app: flask.Flask | None = None, **options: Any) -> None:
         self.options = options
+        self._app = app  # for the session-control calls outside an app context
         if app is not None:
             self.init_app(app)
 
@@ -233,6 +235,29 @@ class Sessionware:
             return cast(SessionMiddleware, target.extensions[_EXTENSION])
         except KeyError:
             raise RuntimeError("sessionware is not set up on this app") from None
+
+
+    # -- session control (section 11): the middleware's calls ----------------
+
+    def sessions(self, owner: str) -> list[SessionInfo]:
+        """The live sessions of ``owner``, newest first (see
+        :meth:`SessionMiddleware.sessions`)."""
+        return self._controlled().sessions(owner)
+
+    def revoke(self, sid: str) -> bool:
+        """End the session ``sid`` now (see :meth:`SessionMiddleware.revoke`)."""
+        return self._controlled().revoke(sid)
+
+    def revoke_owner(self, owner: str, keep: str | None = None) -> int:
+        """End every session of ``owner`` but ``keep`` now; return how many."""
+        return self._controlled().revoke_owner(owner, keep=keep)
+
+    def _controlled(self) -> SessionMiddleware:
+        # The current app's middleware; outside an app context, that of the
+        # app given to Sessionware(app).
+        if self._app is not None and not flask.has_app_context():
+            return self.middleware(self._app)
+        return self.middleware()
 
 
 def _config_hint(message: str) -> str:
