@@ -236,7 +236,6 @@ class Sessionware:
         except KeyError:
             raise RuntimeError("sessionware is not set up on this app") from None
 
-
     # -- session control (section 11): the middleware's calls ----------------
 
     def sessions(self, owner: str) -> list[SessionInfo]:
