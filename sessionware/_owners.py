@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 from sessionware.stores.base import OwnerIndex
 
 if TYPE_CHECKING:
-    from sessionware._backend import Backend
+    from sessionware._backends.server import ServerBackend
     from sessionware._config import Config
-    from sessionware.session import Session
+    from sessionware._state import SessionState
 
 
 def entry_ttl(config: Config, created: int, now: int) -> int:
@@ -35,15 +35,17 @@ def entry_ttl(config: Config, created: int, now: int) -> int:
     return max(end - now, 1)
 
 
-def index_owner(backend: Backend, session: Session, sid: str, now: int, force: bool) -> None:
+def index_owner(
+    backend: ServerBackend, state: SessionState, sid: str, now: int, force: bool
+) -> None:
     """After a save or refresh of an owned session: write its index entry
     when ``force`` (a new record, a new owner) or when its epoch changed."""
-    store = getattr(backend, "store", None)
-    owner = session._owner
+    store = backend.store
+    owner = state.owner
     if owner is None or not isinstance(store, OwnerIndex):
         return
-    created = session.created
+    created = state.created
     lifetime = backend.config.permanent_lifetime
-    if not force and (now - created) // lifetime == (session.issued - created) // lifetime:
+    if not force and (now - created) // lifetime == (state.issued - created) // lifetime:
         return  # written during this epoch already: it outlives the record
     store.index_owner(owner, sid, entry_ttl(backend.config, created, now))

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
-from sessionware._backend import FLAG_PERMANENT, MARKER, META
+from sessionware._backends.base import FLAG_PERMANENT
+from sessionware._backends.server import MARKER, META
 from sessionware._codec import DecodeError, decode
 from sessionware.audit import audit
 from sessionware.errors import ConfigurationError

@@ -1,0 +1,204 @@
+"""The cookie backend: the whole session in a signed (or encrypted) cookie."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
+from sessionware._codec import DecodeError, decode_envelope, encode_envelope, encode_items
+from sessionware._cookies import MAX_COOKIE_SIZE
+from sessionware._signing import BadToken
+from sessionware._revocation import KEPT, REVOKED
+from sessionware._state import CookieState, Headers, new_sid
+from sessionware.audit import audit
+from sessionware.errors import CookieTooLargeError, SessionWarning
+
+if TYPE_CHECKING:
+    from sessionware._config import Config
+    from sessionware._revocation import Revocations
+    from sessionware.stores.cookie import CookieSealer, CookieStore
+
+#: Version of the cookie payload layout ``[version, sid, flags, created, data]``.
+#: A new layout gets a new number; loaders keep reading the old ones.
+PAYLOAD_VERSION = 1
+#: Layout of an owned session: ``[2, sid, flags, created, owner, owner_since,
+#: data]`` (``owner_since``: Unix µs the owner was set). Unowned sessions keep
+#: layout 1, byte for byte.
+PAYLOAD_VERSION_OWNED = 2
+#: With a revocation store, at most this many verified cookies of one request
+#: are checked (all in one round trip); the rest are ignored.
+MAX_REVOCATION_CHECKS = 16
+
+
+#: A verified, decoded cookie: ``(sid, flags, created, data, issued,
+#: key_index, payload, owner, owner_since)``; ``created``/``issued``: unix
+#: times the session was first created / this cookie signed; ``key_index`` 0
+#: for the current key, 1.. for a fallback; ``payload`` the verified bytes as
+#: they came; ``owner`` (or ``None``) and the Unix µs it was set. (A plain
+#: tuple: a NamedTuple costs half a microsecond per request more.)
+CookieSession = tuple[str, int, int, dict[str, Any], int, int, bytes, str | None, int]
+
+
+def read_cookie(sealer: CookieSealer, token: str, max_age: int) -> CookieSession:
+    """Verify, unwrap and decode one cookie value (the only place that does).
+
+    Raises :class:`BadToken` (not ours, wrongly signed, expired) or
+    :class:`DecodeError` (a payload layout this version does not read: only
+    our key signs, so a newer or retired layout, never an attacker's bytes).
+    """
+    payload, issued, index = sealer.open(token, max_age)
+    envelope = decode_envelope(payload)
+    size = len(envelope)
+    if (
+        size < 5
+        or type(envelope[1]) is not str
+        or type(envelope[2]) is not int
+        or type(envelope[3]) is not int
+    ):
+        raise DecodeError("unknown payload layout")
+    if envelope[0] == PAYLOAD_VERSION and size == 5:
+        return envelope[1], envelope[2], envelope[3], envelope[4], issued, index, payload, None, 0
+    if (
+        envelope[0] != PAYLOAD_VERSION_OWNED
+        or size != 7
+        or type(envelope[4]) is not str
+        or type(envelope[5]) is not int
+    ):
+        raise DecodeError("unknown payload layout")
+    sid, flags, created, owner, since, data = envelope[1:]
+    return sid, flags, created, data, issued, index, payload, owner, since
+
+
+class CookieBackend(BaseBackend):
+    """The whole session in a signed cookie."""
+
+    def __init__(
+        self, config: Config, store: CookieStore, revocations: Revocations | None = None
+    ) -> None:
+        super().__init__(config)
+        self.store = store
+        self.sealer = store.bind(config.secret_keys)
+        #: The revocation store's entries (``revocation=``), or ``None``.
+        self.revocations = revocations
+
+    def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], CookieState]:
+        now = int(time.time())
+        checked: list[CookieSession] = []
+        for token in self.tokens(environ):
+            try:
+                cookie = read_cookie(self.sealer, token, self.config.permanent_lifetime)
+            except (BadToken, DecodeError) as exc:
+                self.debug(str(exc))
+                continue
+            if self.absolute and self.expired(cookie[2], now):
+                continue
+            if self.revocations is not None:
+                checked.append(cookie)  # checked together below: one round trip
+                if len(checked) == MAX_REVOCATION_CHECKS:
+                    break
+                continue
+            return cookie[3], self._state(cookie)
+        if checked:
+            found = self._unrevoked(checked)
+            if found is not None:
+                return found
+        return {}, CookieState(True, None, False, now, now, False, None)
+
+    def _state(self, cookie: CookieSession) -> CookieState:
+        sid, flags, created, _, issued, index, payload, owner, since = cookie
+        state = CookieState(  # positional: this runs on every load
+            False, sid, bool(flags & FLAG_PERMANENT), created, issued, index > 0, payload
+        )
+        if owner is not None:
+            state.owner = state.loaded_owner = owner
+            state.owner_since = since
+        return state
+
+    def _unrevoked(
+        self, cookies: list[CookieSession]
+    ) -> tuple[dict[str, Any], CookieState] | None:
+        """The first of the verified ``cookies`` that is not revoked, all
+        checked in one round trip. A failing revocation store raises
+        StoreError: a check that cannot be made never lets a cookie through."""
+        assert self.revocations is not None
+        verdicts = self.revocations.check_many([(c[0], c[7], c[8]) for c in cookies])
+        for cookie, verdict in zip(cookies, verdicts, strict=True):
+            if verdict == REVOKED:
+                self.debug("revoked", cookie[0])
+                continue
+            state = self._state(cookie)
+            if verdict == KEPT:
+                # Spared by revoke_owner(keep=...): re-issued as owned from
+                # now, so that it outlives its own later regenerate().
+                state.owner_since = time.time_ns() // 1000
+                state.resign = True
+            return cookie[3], state
+        return None
+
+    def _payload(self, state: CookieState, data: dict[str, Any]) -> bytes:
+        sid = state.sid
+        if sid is None:
+            sid = state.sid = new_sid()
+        flags = FLAG_PERMANENT if state.permanent else 0
+        owner = state.owner
+        if owner is None:
+            return encode_envelope([PAYLOAD_VERSION, sid, flags, state.created], data)
+        header = [PAYLOAD_VERSION_OWNED, sid, flags, state.created, owner, state.owner_since]
+        return encode_envelope(header, data)
+
+    def _revoke_left_behind(self, state: CookieState) -> None:
+        """With a revocation store, the cookie a session leaves behind
+        (cleared, invalidated, regenerated) is refused from now on, copies
+        of it included."""
+        old_sid = state.incoming_sid
+        if self.revocations is not None and old_sid is not None:
+            self.revocations.revoke_sid(old_sid, self.config.permanent_lifetime)
+
+    def save(self, data: dict[str, Any], state: CookieState, modified: bool) -> Headers:
+        if not data:
+            # Emptied during this request: forget the cookie the client has.
+            if not state.new and (modified or state.regenerated):
+                self._revoke_left_behind(state)
+                return [self.cookies.delete_header]
+            return []
+        if state.cleared and self.revocations is not None and state.sid == state.incoming_sid:
+            # Cleared and filled again: under a new sid, so that a copy of the
+            # cookie from before the clear() (a logged-in one) can be refused.
+            state.sid = new_sid()
+        now = int(time.time())
+        payload = None
+        changed = modified or state.resign or state.new
+        if not changed and self.config.detect_nested_changes and state.touched:
+            payload = self._payload(state, data)
+            changed = payload != state.baseline
+        if not changed and not self.refresh_due(state, now):
+            return []
+        if payload is None:
+            payload = self._payload(state, data)
+        if state.sid != state.incoming_sid:
+            self._revoke_left_behind(state)
+            if state.new:
+                audit("created", state.sid, state.owner)
+        header = self.cookies.set_header(
+            self.sealer.seal(payload),
+            self.lifetime(state, now) if state.permanent else None,
+        )
+        if len(header[1]) > MAX_COOKIE_SIZE:
+            self._oversized(header[1], data)
+        return [header]
+
+    def _oversized(self, header: str, data: dict[str, Any]) -> None:
+        sizes = sorted(
+            ((len(blob), key) for key, blob in encode_items(data, data).items()), reverse=True
+        )
+        largest = ", ".join(f"{key!r} ({size} bytes)" for size, key in sizes[:3])
+        message = (
+            f"the session cookie is {len(header)} bytes, over the browser limit of "
+            f"{MAX_COOKIE_SIZE}; browsers will drop it. Largest keys: {largest}. "
+            "Store less, or use a server-side store."
+        )
+        if self.store.strict_size:
+            raise CookieTooLargeError(message)
+        warnings.warn(message, SessionWarning, stacklevel=2)
