@@ -149,9 +149,7 @@ def decode_cookie(
     sealer = CookieStore(encrypt=encrypted).bind(keys)
     token = _cookie_value(cookie, cookie_name)
     try:
-        sid, flags, created, data, issued, index, _, owner, _ = read_cookie(
-            sealer, token, max_age
-        )
+        sid, flags, created, data, issued, index, _, owner, _ = read_cookie(sealer, token, max_age)
     except (BadToken, DecodeError) as exc:
         raise ValueError(str(exc)) from None
     report = {

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
 from sessionware._codec import DecodeError, decode_envelope, encode_envelope, encode_items
 from sessionware._cookies import MAX_COOKIE_SIZE
-from sessionware._signing import BadToken
 from sessionware._revocation import KEPT, REVOKED
+from sessionware._signing import BadToken
 from sessionware._state import CookieState, Headers, new_sid
 from sessionware.audit import audit
 from sessionware.errors import CookieTooLargeError, SessionWarning
@@ -116,9 +116,7 @@ class CookieBackend(BaseBackend):
             state.owner_since = since
         return state
 
-    def _unrevoked(
-        self, cookies: list[CookieSession]
-    ) -> tuple[dict[str, Any], CookieState] | None:
+    def _unrevoked(self, cookies: list[CookieSession]) -> tuple[dict[str, Any], CookieState] | None:
         """The first of the verified ``cookies`` that is not revoked, all
         checked in one round trip. A failing revocation store raises
         StoreError: a check that cannot be made never lets a cookie through."""

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
 from sessionware._codec import DecodeError, decode, encode, encode_items
-from sessionware._signing import BadToken, KeyRing
 from sessionware._owners import index_owner
+from sessionware._signing import BadToken, KeyRing
 from sessionware._state import Headers, ServerState, new_sid
 from sessionware.audit import audit
 
