@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from urllib.parse import unquote, urlsplit
@@ -246,17 +247,18 @@ class RedisStore:
         pipe = self._client.pipeline(transaction=False)
         for sid in sids:
             pipe.hgetall(self.prefix + sid)
-            pipe.pexpiretime(self.prefix + sid)
+            pipe.pttl(self.prefix + sid)  # PTTL, not PEXPIRETIME: Redis < 7 has it too
         replies = pipe.execute()
+        now = time.time()
         found, stale = [], []
         for i, sid in enumerate(sids):
             raw = cast("dict[bytes, bytes]", replies[2 * i])
-            expires = cast(int, replies[2 * i + 1])
-            if not raw or expires < 0:  # gone (-2), or never expiring (-1: not ours)
+            remaining = cast(int, replies[2 * i + 1])
+            if not raw or remaining < 0:  # gone (-2), or never expiring (-1: not ours)
                 stale.append(sid)
                 continue
             record = {k.decode("utf-8", "surrogateescape"): v for k, v in raw.items()}
-            found.append((sid, record, expires / 1000))
+            found.append((sid, record, now + remaining / 1000))
         if stale:
             self._client.zrem(key, *stale)
         return found
