@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from sessionware import _demo_sessions
 from sessionware.middleware import SessionMiddleware
 from sessionware.session import Session
 from sessionware.stores.base import Store
@@ -152,10 +153,14 @@ _LINKS = [
     ("/regenerate", "log in (regenerate the sid)"),
     ("/clear", "clear"),
     ("/logout", "log out (invalidate)"),
+    ("/login?user=alice", "sign in as alice (session.owner)"),
+    ("/sessions", "your sessions (sign out everywhere else)"),
 ]
+#: Where make_app puts its middleware for the "your sessions" page.
+_MIDDLEWARE = "sessionware.demo.middleware"
 
 
-def _page(session: Session, message: str) -> str:
+def _page(session: Session, message: str, extra: str = "") -> str:
     e = html.escape
     data = pprint.pformat(dict(session), sort_dicts=True, width=72)
     rows = "".join(
@@ -165,6 +170,7 @@ def _page(session: Session, message: str) -> str:
             ("new", session.new),
             ("permanent", session.permanent),
             ("modified", session.modified),
+            ("owner", session.owner),
             ("keys", len(session)),
         )
     )
@@ -177,6 +183,7 @@ def _page(session: Session, message: str) -> str:
 <h2>Session</h2>
 <table>{rows}</table>
 <pre id="data">{e(data)}</pre>
+{extra}
 <p>Served by process <span id="pid">{os.getpid()}</span>: with several workers, any of
 them reads the session.</p>
 <h2>Operations</h2>
@@ -191,13 +198,26 @@ placeholder="value"> <button id="put">session[key] = value</button></form>
 def demo_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     """The bare WSGI app behind the demo; needs a SessionMiddleware around it."""
     session: Session = environ["session"]
-    handler = _ROUTES.get(environ.get("PATH_INFO") or "/")
-    if handler is None:
+    path = environ.get("PATH_INFO") or "/"
+    query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    extra = ""
+    if path == "/login":
+        message = _demo_sessions.login(session, query.get("user", ""))
+    elif path in ("/sessions", "/sessions/sign-out-others"):
+        middleware = environ[_MIDDLEWARE]
+        message = ""
+        if path == "/sessions/sign-out-others":
+            if environ.get("REQUEST_METHOD") != "POST":
+                start_response("405 Method Not Allowed", [("Allow", "POST")])
+                return [b"POST only\n"]
+            message = _demo_sessions.sign_out_others(session, middleware)
+        extra = _demo_sessions.sessions_html(session, middleware)
+    elif path in _ROUTES:
+        message = _ROUTES[path](session, query)
+    else:
         start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
         return [b"not found; see / for the routes\n"]
-    query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-    message = handler(session, query)
-    body = _page(session, message).encode("utf-8")
+    body = _page(session, message, extra).encode("utf-8")
     start_response(
         "200 OK",
         [
@@ -224,7 +244,14 @@ def make_app(
     """
     if secret_key is None:
         secret_key = secrets.token_urlsafe(32)
-    return SessionMiddleware(demo_app, secret_key, store=store, **options)
+    made: list[SessionMiddleware] = []
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        environ[_MIDDLEWARE] = made[0]  # for the "your sessions" page
+        return demo_app(environ, start_response)
+
+    made.append(SessionMiddleware(app, secret_key, store=store, **options))
+    return made[0]
 
 
 def _app_from_env() -> SessionMiddleware:
