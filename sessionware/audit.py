@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-__all__ = ["MAX_OWNER_CHARS", "SID_CHARS", "audit", "logger"]
+__all__ = ["MAX_OWNER_CHARS", "SID_CHARS", "audit", "logger", "printable", "rejected"]
 
 logger: Final = logging.getLogger("sessionware.audit")
 #: Characters of a sid kept in the audit log.

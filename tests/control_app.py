@@ -28,7 +28,10 @@ def make_app(store, revocation=None, **options):
 
     def app(environ, start_response):
         path = environ["PATH_INFO"]
-        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        query = {
+            k: v[0]
+            for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()
+        }
         session = environ["session"]
         body = {"pid": os.getpid()}
         if path == "/":

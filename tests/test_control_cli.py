@@ -136,3 +136,14 @@ def test_an_unreachable_store_is_one_line_without_the_password(tmp_path):
     for args in (["sessions", "--owner", "a"], ["revoke", "--owner", "a"], ["revoke", "--sid=x"]):
         result = run(args[0], "--store", url, *args[1:])
         assert_user_error(result, "could not", secret="hunter2-secret")
+
+
+def test_decode_shows_the_owner_of_a_cookie():
+    mw = make_app(None)
+    cookie = cookie_value(Client(mw).get("/login?owner=zoe"))
+    from control_app import SECRET
+
+    result = run("decode", cookie, "--secret-key", SECRET)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["owner"] == "zoe" and report["data"] == {"user": "zoe"}

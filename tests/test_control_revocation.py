@@ -5,6 +5,7 @@ revocation stores (memory, SQLite, Redis, Redis Cluster)."""
 import json
 import time
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 from werkzeug.test import Client
@@ -221,3 +222,16 @@ def test_configuration_is_checked_at_construction(tmp_path):
     for call in (lambda: plain.revoke("x"), lambda: plain.revoke_owner("x")):
         with pytest.raises(ConfigurationError, match="revocation="):
             call()
+
+
+@pytest.mark.parametrize("owner", ["{x}", "a\nb", "*", "revoked.sid.x", "", "ü✓"])
+def test_hostile_owners_are_data(revocation, owner):
+    # Revoking one owner never touches another whose name is similar, a
+    # prefix, a glob or looks like an entry id.
+    mw = make_app(None, revocation)
+    mine, theirs = Client(mw), Client(mw)
+    get(mine, "/login?" + urlencode({"owner": owner}))
+    get(theirs, "/login?" + urlencode({"owner": owner + "x"}))
+    mw.revoke_owner(owner)
+    assert get(mine, "/me")["new"] is True
+    assert get(theirs, "/me")["owner"] == owner + "x"
