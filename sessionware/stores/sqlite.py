@@ -179,21 +179,27 @@ class SQLiteStore:
     def owner_records(self, owner: str) -> list[tuple[str, dict[str, bytes], float]]:
         now = time.time()
         o, t = self._owners_table(), self.table
-        with self._transaction("list sessions of an owner") as conn:
+        with self._connection("list sessions of an owner") as conn:
+            (entries,) = conn.execute(
+                f"SELECT COUNT(*) FROM {o} WHERE owner = ?", (owner,)
+            ).fetchone()
             rows = conn.execute(
                 f"SELECT s.sid, s.key, s.value, s.expires FROM {o} AS i JOIN {t} AS s "
                 "ON s.sid = i.sid WHERE i.owner = ? AND i.expires > ? AND s.expires > ?",
                 (owner, now, now),
             ).fetchall()
-            # Entries whose record is gone (revoked, logged out, expired) go.
-            conn.execute(
-                f"DELETE FROM {o} WHERE owner = ? AND (expires <= ? OR NOT EXISTS "
-                f"(SELECT 1 FROM {t} AS s WHERE s.sid = {o}.sid AND s.expires > ?))",
-                (owner, now, now),
-            )
         records: dict[str, tuple[dict[str, bytes], float]] = {}
         for sid, key, value, expires in rows:
             records.setdefault(sid, ({}, float(expires)))[0][key] = bytes(value)
+        if len(records) < entries:
+            # Entries whose record is gone (revoked, logged out, expired) go;
+            # only then does listing write.
+            with self._transaction("unindex sessions of an owner") as conn:
+                conn.execute(
+                    f"DELETE FROM {o} WHERE owner = ? AND (expires <= ? OR NOT EXISTS "
+                    f"(SELECT 1 FROM {t} AS s WHERE s.sid = {o}.sid AND s.expires > ?))",
+                    (owner, now, now),
+                )
         return [(sid, record, expires) for sid, (record, expires) in records.items()]
 
     def _owners_table(self) -> str:
