@@ -223,7 +223,8 @@ class Session(MutableMapping[str, Any]):
         Set it at login; metadata like :attr:`permanent`, never one of the
         keys. :meth:`regenerate` keeps it; :meth:`clear` and
         :meth:`invalidate` remove it. Setting it is a change (the session is
-        saved), and makes the session findable by ``mw.sessions(owner)``.
+        saved, even with no keys: an owned session is not empty), and makes
+        the session findable by ``mw.sessions(owner)``.
 
         .. versionadded:: 1.1
         """

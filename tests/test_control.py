@@ -104,6 +104,25 @@ def test_setting_the_owner_alone_saves_and_regenerate_keeps_it(any_store):
     assert client.get("/").text == "None"
 
 
+def test_an_owner_alone_is_saved_even_without_keys(any_store):
+    # A login that only sets the owner logs in: the session is not "empty".
+    def handler(session, environ):
+        if environ["PATH_INFO"] == "/login":
+            session.owner = "nia"
+        elif environ["PATH_INFO"] == "/logout":
+            session.owner = None
+        return f"{session.owner} {len(session)}"
+
+    client, mw = make_client(handler, store=any_store)
+    assert cookie_value(client.get("/login")) is not None
+    assert client.get("/").text == "nia 0"
+    if any_store is not None:
+        assert [i.owner for i in mw.sessions("nia")] == ["nia"]
+    assert client.get("/logout").text == "None 0"
+    assert client.get("/").text == "None 0"
+    assert client.get_cookie("session") is None  # nothing left: cookie deleted
+
+
 def test_clear_and_invalidate_log_the_owner_out_of_the_listing(server_store):
     mw = make_app(server_store)
     client = browser(mw)

@@ -155,7 +155,7 @@ class CookieBackend(BaseBackend):
             self.revocations.revoke_sid(old_sid, self.config.permanent_lifetime)
 
     def save(self, data: dict[str, Any], state: CookieState, modified: bool) -> Headers:
-        if not data:
+        if not data and state.owner is None:  # an owner alone is content
             # Emptied during this request: forget the cookie the client has.
             if not state.new and (modified or state.regenerated):
                 self._revoke_left_behind(state)

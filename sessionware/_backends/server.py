@@ -135,7 +135,7 @@ class ServerBackend(BaseBackend):
     def save(self, data: dict[str, Any], state: ServerState, modified: bool) -> Headers:
         store = self.store
         old_sid = state.incoming_sid
-        if not data:
+        if not data and state.owner is None:  # an owner alone is content
             if old_sid is not None and (modified or state.regenerated):
                 store.delete(old_sid)
                 return [self.cookies.delete_header]
