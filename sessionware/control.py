@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from sessionware._backends.base import FLAG_PERMANENT
-from sessionware._backends.server import MARKER, META
-from sessionware._codec import DecodeError, decode
+from sessionware._backends.server import MARKER, read_meta
+from sessionware._codec import DecodeError
 from sessionware.audit import audit
 from sessionware.errors import ConfigurationError
 from sessionware.stores.base import OwnerIndex, Store
@@ -70,16 +70,8 @@ def read_record(record: dict[str, bytes]) -> tuple[int, bool, str | None] | None
     if MARKER not in record:
         return None
     try:
-        created, flags = decode(record[MARKER])
-        owner = None
-        if META in record:
-            flags, *rest = decode(record[META])
-            owner = rest[0] if rest else None
+        created, flags, owner = read_meta(record)
     except (DecodeError, ValueError, TypeError):
-        return None
-    if type(created) is not int or type(flags) is not int:
-        return None
-    if owner is not None and type(owner) is not str:
         return None
     return created, bool(flags & FLAG_PERMANENT), owner
 

@@ -80,11 +80,7 @@ class ServerBackend(BaseBackend):
                 self.debug("no live record for this session id", sid)
                 continue
             try:
-                created, flags = decode(record[MARKER])
-                owner = None
-                if META in record:
-                    flags, *rest = decode(record[META])  # [flags] or [flags, owner]
-                    owner = rest[0] if rest else None
+                created, flags, owner = read_meta(record)
                 data = {}
                 for key, blob in record.items():
                     if key[:1] == _NUL:
@@ -92,10 +88,6 @@ class ServerBackend(BaseBackend):
                             continue  # the marker, the flags
                         key = key[1:]
                     data[key] = decode(blob)
-                if type(created) is not int or type(flags) is not int:
-                    raise DecodeError("bad marker")
-                if owner is not None and type(owner) is not str:
-                    raise DecodeError("bad owner")
             except (DecodeError, ValueError, TypeError) as exc:
                 logger.warning(
                     "session record %s… cannot be decoded (%s); starting a new session",
@@ -210,6 +202,24 @@ class ServerBackend(BaseBackend):
                 self.debug("the session was cleared by another request while it moved")
                 return [self.cookies.delete_header]
         return [self._cookie(state, sid, now)]
+
+
+def read_meta(record: dict[str, bytes]) -> tuple[int, int, str | None]:
+    """``(created, flags, owner)`` of a record that has the liveness marker.
+
+    Raises :class:`DecodeError` (or ``ValueError``/``TypeError``) for
+    metadata that is not ours.
+    """
+    created, flags = decode(record[MARKER])
+    owner = None
+    if META in record:
+        flags, *rest = decode(record[META])  # [flags] or [flags, owner]
+        owner = rest[0] if rest else None
+    if type(created) is not int or type(flags) is not int:
+        raise DecodeError("bad marker")
+    if owner is not None and type(owner) is not str:
+        raise DecodeError("bad owner")
+    return created, flags, owner
 
 
 def _meta(state: ServerState) -> bytes:
