@@ -325,3 +325,54 @@ def test_sliding_refresh_never_outlives_the_index(tmp_path):
         assert [i.sid for i in mw.sessions("mia")] == [sid]
         time.sleep(0.5)
     assert 1 <= writes <= 4
+
+
+class IndexedDictStore:
+    """The smallest user store that opts in: Store plus OwnerIndex over two
+    dicts, no base class (both protocols are structural)."""
+
+    def __init__(self):
+        self.records, self.owners = {}, {}
+
+    def load(self, sid):
+        return dict(self.records[sid]) if sid in self.records else None
+
+    def save(self, sid, changes, ttl):
+        record = self.records.setdefault(sid, {})
+        for key, value in changes.items():
+            if value is None:
+                record.pop(key, None)
+            else:
+                record[key] = value
+
+    def delete(self, sid):
+        self.records.pop(sid, None)
+
+    def touch(self, sid, ttl):
+        pass
+
+    def index_owner(self, owner, sid, ttl):
+        self.owners.setdefault(owner, set()).add(sid)
+
+    def unindex_owner(self, owner, sids):
+        self.owners.get(owner, set()).difference_update(sids)
+
+    def owner_records(self, owner):
+        return [
+            (sid, dict(self.records[sid]), time.time() + 60)
+            for sid in self.owners.get(owner, ())
+            if sid in self.records
+        ]
+
+
+def test_a_user_store_opts_in_through_the_protocol():
+    store = IndexedDictStore()
+    assert isinstance(store, OwnerIndex)
+    mw = make_app(store)
+    a, b = browser(mw), browser(mw)
+    keep = get(a, "/login?owner=olga")["sid"]
+    get(b, "/login?owner=olga")
+    assert len(mw.sessions("olga")) == 2
+    assert mw.revoke_owner("olga", keep=keep) == 1
+    assert get(b, "/me")["new"] is True and get(a, "/me")["owner"] == "olga"
+    assert store.owners["olga"] == {keep}
