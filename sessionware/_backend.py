@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sessionware._codec import (
@@ -85,10 +85,10 @@ class Backend:
     def save(self, session: Session) -> Headers:
         raise NotImplementedError
 
-    def _candidates(self, environ: dict[str, Any]) -> list[str]:
+    def _candidates(self, environ: dict[str, Any]) -> Iterable[str]:
         header = environ.get("HTTP_COOKIE")
         if not header:
-            return []
+            return ()
         return self.cookies.candidates(header)
 
     def _start_new(self, session: Session, now: int) -> dict[str, Any]:
