@@ -7,6 +7,7 @@ the session before its first body byte (``late``: after it) and answers
 ``<shape>|<new>``. Shapes: see ``SHAPES``. Actions: ``set`` (``session
 ["shape"] = shape``), ``logout`` (``invalidate()``), ``read``, ``late``,
 ``raise`` (a change, then an exception before the first byte).
+``GET /show/-`` answers the session as JSON.
 
 Each worker builds its middleware from ``SW_TEST_STORE`` (``cookie`` or
 ``sqlite`` with ``SW_TEST_SQLITE``); ``SW_TEST_CLOSE_LOG`` names a file that
@@ -15,6 +16,7 @@ gets one line ``rid`` per ``close()`` of the closing iterable.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections import Counter
@@ -206,7 +208,13 @@ LATE_SHAPES = set(SHAPES) - {"list", "caught-exception"}
 
 def bare_app(environ, start_response):
     session = environ["session"]
+    if environ["PATH_INFO"] == "/":  # readiness: never touches the session
+        start_response("200 OK", HEADERS)
+        return [b"ready"]
     _, shape, action = environ["PATH_INFO"].split("/")
+    if shape == "show":  # what the session holds now, as JSON
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"new": session.new, "data": dict(session)}).encode()]
     if shape == "file":
         # wsgi.file_wrapper: the server may send the file itself (sendfile).
         act(session, shape, action)
