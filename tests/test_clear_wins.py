@@ -18,7 +18,7 @@ import pytest
 from werkzeug.test import Client
 
 import race_app
-from sessionware._backend import MARKER
+from sessionware._backends.server import MARKER
 from sessionware._signing import KeyRing
 from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
 
