@@ -44,8 +44,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-import flask
-from flask.sessions import NullSession, SessionInterface
+try:
+    import flask
+    from flask.sessions import NullSession, SessionInterface
+except ImportError as exc:
+    if exc.name != "flask" and not (exc.name or "").startswith("flask."):
+        raise  # Flask is there but broken: its own error says more
+    raise ImportError(
+        'sessionware.flask needs Flask: pip install "sessionware[flask]"', name=exc.name
+    ) from exc
 
 from sessionware.errors import ConfigurationError
 from sessionware.middleware import SessionMiddleware
