@@ -9,10 +9,10 @@ import shutil
 import sys
 
 import pytest
+from test_browser import Server, chromium, click, field
 
 from helpers import SECRET
 from servers import free_port
-from test_browser import Server, chromium, click, field
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
