@@ -72,3 +72,19 @@ def any_store(request, tmp_path):
     yield instance
     if hasattr(instance, "close"):
         instance.close()
+
+
+# -- Reporting ----------------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Every skip is reported at the test it skipped and names it (pytest
+    shows the line of the helper or fixture that raised it, which a shared
+    fixture's skip repeats for many tests)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and isinstance(report.longrepr, tuple) and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2].removeprefix("Skipped: ")
+        test_path, test_line, _ = item.location
+        report.longrepr = (test_path, test_line + 1, f"{item.name}: {reason}")
