@@ -88,3 +88,12 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2].removeprefix("Skipped: ")
         test_path, test_line, _ = item.location
         report.longrepr = (test_path, test_line + 1, f"{item.name}: {reason}")
+
+
+def pytest_runtest_setup(item):
+    """Name each soak test as it starts: it runs up to a minute in silence."""
+    if item.get_closest_marker("soak") is None:
+        return
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter.verbosity <= 0:
+        reporter.write_line(f"{item.nodeid}: soak test, up to a minute ...")
