@@ -245,5 +245,5 @@ def store_panel(session: Session, middleware: SessionMiddleware) -> str:
 <p>One record under the session id, one msgpack value per top-level key: a save
 writes only the keys that changed. <span class="pill" id="record-size">{total} bytes</span></p>
 <table id="record"><tr><th>key</th><th>bytes</th><th>value</th></tr>{"".join(rows)}</table>
-<p class="note">The <code>\\x00</code> key is sessionware's own: when the session was
-created, and its flags.</p></section>"""
+<p class="note">Keys that start with <code>\\x00</code> are sessionware's own: when
+the session was created, and its flags.</p></section>"""
