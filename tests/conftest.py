@@ -95,5 +95,8 @@ def pytest_runtest_setup(item):
     if item.get_closest_marker("soak") is None:
         return
     reporter = item.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and reporter.verbosity <= 0:
-        reporter.write_line(f"{item.nodeid}: soak test, up to a minute ...")
+    capture = item.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None and reporter.verbosity <= 0:
+        with capture.global_and_fixture_disabled():  # else the setup's capture eats it
+            # On the file's progress line, before the test's own dot.
+            reporter.write(f" {item.name} (up to a minute) ", flush=True)
