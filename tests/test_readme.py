@@ -228,3 +228,33 @@ def test_skips_name_the_test_and_the_packages(tmp_path):
     )
     assert result.returncode == 1 and "skipped" not in result.stdout, result.stdout
     assert result.stdout.count("CI is set, so this is a failure, not a skip") >= 2
+
+
+# -- claims match the measurements --------------------------------------------------
+
+
+def table_row(label):
+    (row,) = [line for line in README.splitlines() if line.startswith(f"| {label} |")]
+    return [cell.strip() for cell in row.strip("|").split("|")]
+
+
+def test_claims_match_the_performance_tables():
+    # "a request that never touches it costs about a microsecond": scenario (a).
+    untouched = float(table_row("(a) valid cookie, never touched")[1])
+    assert 0.5 <= untouched < 2, untouched
+    assert "costs about a microsecond" in README
+    # The Redis paragraph derives its numbers from the server-side table.
+    memory = table_row("sessionware `MemoryStore`")
+    redis = table_row("sessionware `RedisStore`")
+    read = float(redis[1]) - float(memory[1])
+    modify = float(redis[3]) - float(memory[3])
+    assert f"costs {read:.1f} µs more than `MemoryStore` read-only ({redis[1]} against" in (
+        " ".join(README.split())
+    )
+    assert f"costs {modify:.1f} µs more ({redis[3]} against {memory[3]})" in " ".join(
+        README.split()
+    )
+    assert (redis[2], redis[4]) == ("1", "2")  # the round trips the store section states
+    assert "as counted under [Performance](#performance): 1 for a read-only request, 2" in (
+        " ".join(README.split())
+    )
