@@ -88,24 +88,10 @@ class SessionMiddleware:
         detect_nested_changes: bool = True,
         environ_key: str = "session",
     ) -> None:
+        settings = dict(locals())  # the arguments: the signature is the list of settings
+        del settings["self"], settings["app"], settings["store"]
         self.app = app
-        self.config: Config = build_config(
-            secret_key=secret_key,
-            fallback_keys=fallback_keys,
-            cookie_name=cookie_name,
-            cookie_domain=cookie_domain,
-            cookie_path=cookie_path,
-            cookie_secure=cookie_secure,
-            cookie_httponly=cookie_httponly,
-            cookie_samesite=cookie_samesite,
-            cookie_partitioned=cookie_partitioned,
-            permanent_lifetime=permanent_lifetime,
-            refresh_each_request=refresh_each_request,
-            refresh_interval=refresh_interval,
-            absolute_lifetime=absolute_lifetime,
-            detect_nested_changes=detect_nested_changes,
-            environ_key=environ_key,
-        )
+        self.config: Config = build_config(**settings)
         if isinstance(store, str):
             store = from_url(store)
         if store is None:
