@@ -21,6 +21,7 @@ from helpers import SECRET, SEED
 from servers import free_port, wait_for
 from sessionware import ConfigurationError, SessionMiddleware
 from sessionware import _demo as demo
+from sessionware import _demo_app as demo_app
 from sessionware.cli import decode_cookie
 from sessionware.stores import MemoryStore, SQLiteStore
 
@@ -249,9 +250,8 @@ def test_session_data_is_escaped():
 
 def test_a_page_and_an_action_take_one_function_each(monkeypatch):
     """How another page is added (see the module docstring)."""
-    monkeypatch.setattr(demo, "PAGES", dict(demo.PAGES))
-    monkeypatch.setattr(demo, "ACTIONS", dict(demo.ACTIONS))
-    monkeypatch.setattr(demo, "MESSAGES", dict(demo.MESSAGES))
+    for name in ("PAGES", "ACTIONS", "MESSAGES"):  # registered for this test only
+        monkeypatch.setattr(demo_app, name, dict(getattr(demo_app, name)))
 
     @demo.page("/extra", "Extra")
     def extra(request):

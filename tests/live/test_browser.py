@@ -110,18 +110,20 @@ def field(driver, name):
 
 def click(driver, selector):
     """Click a link or a form's button and wait for the next page to load."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
 
-    old = driver.find_element(By.TAG_NAME, "html")
+    # A mark on the old page's window object: the next page has none.
+    driver.execute_script("window.__before_click = true")
     driver.find_element(By.CSS_SELECTOR, selector).click()
 
     def next_page_loaded():
         try:
-            old.is_enabled()  # raises once the old page is gone
+            return driver.execute_script(
+                "return !window.__before_click && document.readyState === 'complete'"
+            )
+        except WebDriverException:  # the page is being replaced right now
             return False
-        except StaleElementReferenceException:
-            return driver.execute_script("return document.readyState") == "complete"
 
     wait_for(next_page_loaded, timeout=20, what=f"the page after clicking {selector}")
 
