@@ -81,7 +81,7 @@ class Backend:
 
     def _start_new(self, session: Session, now: int) -> dict[str, Any]:
         session._reset(  # positional: this runs on every load
-            True, None, False, now, now, None, False
+            True, None, self.config.permanent_by_default, now, now, None, False
         )
         return {}
 

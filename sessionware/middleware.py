@@ -20,6 +20,8 @@ from sessionware.stores.cookie import CookieStore
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from sessionware.migrate import Reader
+
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 _VARY = ("Vary", "Cookie")
 
@@ -44,6 +46,9 @@ class SessionMiddleware:
     :param absolute_lifetime: hard cap since the session was created.
     :param detect_nested_changes: save in-place changes to nested values.
     :param environ_key: where the session is put in the WSGI environ.
+    :param permanent_by_default: new sessions start with ``permanent=True``.
+    :param migrate_from: readers of older session formats
+        (:mod:`sessionware.migrate`), tried when no session cookie verifies.
     """
 
     def __init__(
@@ -66,6 +71,8 @@ class SessionMiddleware:
         absolute_lifetime: timedelta | int | None = None,
         detect_nested_changes: bool = True,
         environ_key: str = "session",
+        permanent_by_default: bool = False,
+        migrate_from: Sequence[Reader] = (),
     ) -> None:
         self.app = app
         self.config: Config = build_config(
@@ -84,6 +91,8 @@ class SessionMiddleware:
             absolute_lifetime=absolute_lifetime,
             detect_nested_changes=detect_nested_changes,
             environ_key=environ_key,
+            permanent_by_default=permanent_by_default,
+            migrate_from=migrate_from,
         )
         if isinstance(store, str):
             store = from_url(store)
@@ -100,6 +109,12 @@ class SessionMiddleware:
                 f"store must be a store URL, CookieStore or an object with load/save/"
                 f"delete/touch methods (sessionware.stores.Store), not {type(store).__name__}"
             )
+        if self.config.migrate_from:
+            # The only hook of migration into the core: a backend that tries
+            # the readers when the real one found no session (sessionware.migrate).
+            from sessionware.migrate._backend import MigratingBackend
+
+            self.backend = MigratingBackend(self.backend, self.config.migrate_from)
         self._environ_key = environ_key
 
     def open_session(self, environ: WSGIEnvironment) -> Session:

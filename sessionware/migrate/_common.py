@@ -1,0 +1,94 @@
+"""What every reader shares: the result type, cookie values, the storability check."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sessionware._backend import MARKER
+from sessionware._codec import encode_items
+from sessionware.errors import UnsupportedValueError
+
+logger = logging.getLogger("sessionware")
+
+#: Cookie values tried per request, over all readers together.
+MAX_ATTEMPTS = 8
+#: The old format's permanence marker (Flask and Flask-Session): never a key.
+PERMANENT_KEY = "_permanent"
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A session a reader accepted.
+
+    :param data: the session's keys and values (without the permanence marker).
+    :param permanent: whether the old session was permanent.
+    :param forget: called once the migrated session is saved (e.g. deletes
+        the old record); ``None`` when there is nothing to forget.
+    """
+
+    data: dict[str, Any]
+    permanent: bool
+    forget: Callable[[], None] | None = None
+
+
+class Reader(Protocol):
+    """An old session format (see :mod:`sessionware.migrate`)."""
+
+    cookie_name: str
+
+    def read(self, values: Sequence[str]) -> Found | None:
+        """The first of ``values`` (this cookie's values, in order) that holds a
+        valid session of this format, or ``None``. Never raises for bad input."""
+        ...
+
+
+def cookie_values(header: str, name: str, limit: int) -> list[str]:
+    """The first ``limit`` values of cookie ``name`` in a ``Cookie`` header.
+
+    Only at the start of a cookie-pair (``xsession=`` is another cookie);
+    linear in the header's length, stops at ``limit``. Values are used only
+    after they verify (or, for unsigned ids, as a lookup key of bounded shape).
+    """
+    prefix = name + "="
+    found: list[str] = []
+    start = header.find(prefix)
+    while start != -1 and len(found) < limit:
+        if start == 0 or header[start - 1] in " ;\t":
+            end = header.find(";", start)
+            value = header[start + len(prefix) : None if end == -1 else end].strip()
+            if len(value) > 1 and value[0] == value[-1] == '"':
+                value = value[1:-1]  # a quoted value (werkzeug quotes some)
+            found.append(value)
+        start = header.find(prefix, start + 1)
+    return found
+
+
+def debug(reader: object, reason: str) -> None:
+    """One DEBUG line on why a value was not migrated (never the value)."""
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug("not migrating a %s session: %s", type(reader).__name__, reason)
+
+
+def accept(reader: object, data: Any, forget: Callable[[], None] | None = None) -> Found | None:
+    """``data`` as a :class:`Found` if sessionware can store it, else ``None``.
+
+    The permanence marker becomes ``permanent``; keys must be str and values
+    encodable (checked now, so a migrated session can never fail to save).
+    """
+    if type(data) is not dict:
+        debug(reader, f"the session is a {type(data).__name__}, not a dict")
+        return None
+    data = dict(data)
+    permanent = bool(data.pop(PERMANENT_KEY, False))
+    if MARKER in data:
+        debug(reader, "the session uses a key reserved by sessionware")
+        return None
+    try:
+        encode_items(data, data)
+    except UnsupportedValueError as exc:
+        debug(reader, f"a value cannot be stored: {exc.path}")
+        return None
+    return Found(data, permanent, forget)
