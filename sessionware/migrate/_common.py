@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sessionware._backend import MARKER
@@ -29,7 +29,7 @@ class Found:
         the old record); ``None`` when there is nothing to forget.
     """
 
-    data: dict[str, Any]
+    data: dict[str, Any] = field(repr=False)  # never in a repr or log
     permanent: bool
     forget: Callable[[], None] | None = None
 
