@@ -79,8 +79,8 @@ def _refuse_flask_session_keys(config: Any) -> None:
     for key, instead in REFUSED_KEYS.items():
         if key in config:
             raise ConfigurationError(
-                f"app.config[{key!r}] is a Flask-Session setting sessionware does not "
-                f"support: {instead}"
+                f"app.config[{key!r}] is a Flask-Session setting sessionware has no use "
+                f"for; instead, {instead}"
             )
     kind = config.get("SESSION_TYPE")
     if kind not in (None, "redis"):
@@ -97,16 +97,16 @@ def _refuse_flask_session_keys(config: Any) -> None:
                 )
     elif "SESSIONWARE_STORE" in config:
         raise ConfigurationError(
-            "app.config sets both SESSION_TYPE = 'redis' and SESSIONWARE_STORE; keep one"
+            "app.config: both SESSION_TYPE = 'redis' and SESSIONWARE_STORE; keep one"
         )
     elif config.get("SESSION_REDIS") is None:
         raise ConfigurationError(
-            "SESSION_TYPE = 'redis' needs SESSION_REDIS (a redis.Redis client): sessionware "
+            "app.config: SESSION_TYPE = 'redis' needs SESSION_REDIS (a redis.Redis client): sessionware "
             "never falls back to a default server; or set SESSIONWARE_STORE = 'redis://...'"
         )
     signer = config.get("SESSION_USE_SIGNER", False)
     if not isinstance(signer, bool):
-        raise ConfigurationError(f"SESSION_USE_SIGNER must be True or False, not {signer!r}")
+        raise ConfigurationError(f"app.config: SESSION_USE_SIGNER must be True or False, not {signer!r}")
 
 
 def middleware_options(app: flask.Flask, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -193,5 +193,7 @@ def _readers(
 
 def config_hint(message: str) -> str:
     """Name the app.config keys behind the middleware arguments an error mentions."""
+    if message.startswith("app.config"):
+        return ""  # the message names the key already
     keys = [key for key, argument in CONFIG_KEYS.items() if argument in message]
     return f" (set by app.config: {', '.join(keys)})" if keys else ""
