@@ -101,12 +101,15 @@ def _refuse_flask_session_keys(config: Any) -> None:
         )
     elif config.get("SESSION_REDIS") is None:
         raise ConfigurationError(
-            "app.config: SESSION_TYPE = 'redis' needs SESSION_REDIS (a redis.Redis client): sessionware "
-            "never falls back to a default server; or set SESSIONWARE_STORE = 'redis://...'"
+            "app.config: SESSION_TYPE = 'redis' needs SESSION_REDIS (a redis.Redis client): "
+            "sessionware never falls back to a default server; or set "
+            "SESSIONWARE_STORE = 'redis://...'"
         )
     signer = config.get("SESSION_USE_SIGNER", False)
     if not isinstance(signer, bool):
-        raise ConfigurationError(f"app.config: SESSION_USE_SIGNER must be True or False, not {signer!r}")
+        raise ConfigurationError(
+            f"app.config: SESSION_USE_SIGNER must be True or False, not {signer!r}"
+        )
 
 
 def middleware_options(app: flask.Flask, overrides: dict[str, Any]) -> dict[str, Any]:
