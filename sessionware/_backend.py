@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sessionware._codec import (
@@ -32,12 +33,23 @@ logger = logging.getLogger("sessionware")
 #: A new layout gets a new number; loaders keep reading the old ones.
 PAYLOAD_VERSION = 1
 FLAG_PERMANENT = 1
-#: Record key holding ``[created, flags]``. Written only when a record is
-#: created (or its flags change), so a record that lacks it was re-created by
-#: a write racing a clear(): such a record is dead, which makes clear() win.
+#: Record key holding ``[created, flags]``: the record's liveness mark. It is
+#: written only when a record is created (under a fresh sid), never again, so
+#: a record that lacks it was re-created by a stale request writing after a
+#: clear() deleted it: such a record is dead, which makes clear() win.
 MARKER = "\x00sessionware"
-#: At most this many same-name cookies are tried (cookie tossing).
-MAX_CANDIDATES = 8
+#: Record key holding ``[flags]`` once they changed after creation (it wins
+#: over the marker's). Kept apart from the marker so that changing
+#: ``permanent`` can never bring a cleared record back to life.
+META = "\x00meta"
+#: Record keys that are the backend's, never session keys.
+RESERVED = frozenset({MARKER, META})
+#: At most this many verified session ids of one request are looked up (in
+#: one batched round trip where the store has ``load_many``). Ids are cheap to
+#: mint by starting sessions, so this bounds the store work of one request.
+MAX_LOOKUPS = 16
+#: Without ``load_many``, at most this many ids are looked up one by one.
+MAX_SEQUENTIAL_LOOKUPS = 4
 Headers = list[tuple[str, str]]
 
 
@@ -77,7 +89,7 @@ class Backend:
         header = environ.get("HTTP_COOKIE")
         if not header:
             return []
-        return self.cookies.candidates(header)[:MAX_CANDIDATES]
+        return self.cookies.candidates(header)
 
     def _start_new(self, session: Session, now: int) -> dict[str, Any]:
         session._reset(  # positional: this runs on every load
@@ -207,20 +219,27 @@ class ServerBackend(Backend):
 
     def load(self, session: Session, environ: dict[str, Any]) -> dict[str, Any]:
         now = int(time.time())
+        verified: dict[str, tuple[int, int]] = {}  # sid -> (issued, key index), first wins
         for token in self._candidates(environ):
             try:
                 raw, issued, index = self.keys.unsign(token, self.config.permanent_lifetime)
             except BadToken as exc:
                 self._debug(str(exc))
                 continue
-            sid = raw.decode("ascii")  # signed by us, so it is one of our sids
-            record = self.store.load(sid)  # a failing store raises StoreError: loud
+            # Signed by us, so it is one of our sids.
+            verified.setdefault(raw.decode("ascii"), (issued, index))
+            if len(verified) == MAX_LOOKUPS:
+                self._debug(f"more than {MAX_LOOKUPS} verified session ids; the rest are ignored")
+                break
+        for sid, record in self._lookup(list(verified)):
             if record is None or MARKER not in record:
                 self._debug("no live record for this session id")
                 continue
             try:
                 created, flags = decode(record[MARKER])
-                data = {key: decode(blob) for key, blob in record.items() if key != MARKER}
+                if META in record:
+                    (flags,) = decode(record[META])
+                data = {key: decode(blob) for key, blob in record.items() if key not in RESERVED}
                 if type(created) is not int or type(flags) is not int:
                     raise DecodeError("bad marker")
             except (DecodeError, ValueError, TypeError) as exc:
@@ -230,9 +249,24 @@ class ServerBackend(Backend):
                     exc,
                 )
                 continue
+            issued, index = verified[sid]
             if self._adopt(session, now, sid, flags, created, issued, record, index):
                 return data
         return self._start_new(session, now)
+
+    def _lookup(self, sids: list[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
+        """``(sid, record)`` in order, stopping where the caller stops: one
+        round trip for a single id (the common case) or a batch."""
+        store = self.store
+        if len(sids) == 1:
+            yield sids[0], store.load(sids[0])
+            return
+        load_many = getattr(store, "load_many", None)
+        if load_many is not None:
+            yield from zip(sids, load_many(sids), strict=True)
+            return
+        for sid in sids[:MAX_SEQUENTIAL_LOOKUPS]:
+            yield sid, store.load(sid)
 
     def _marker(self, session: Session) -> bytes:
         return encode([session.created, FLAG_PERMANENT if session._permanent else 0])
@@ -253,21 +287,15 @@ class ServerBackend(Backend):
                 store.delete(old_sid)
                 return [self.cookies.delete_header]
             return []
-        if MARKER in data:
-            raise UnsupportedValueError(f"session key {MARKER!r} is reserved", path=MARKER)
+        if MARKER in data or META in data:
+            key = MARKER if MARKER in data else META
+            raise UnsupportedValueError(f"session key {key!r} is reserved", path=key)
         now = int(time.time())
         ttl = self.lifetime(session, now)
-        if session._new or session.regenerated:
-            # A new record (also under a regenerated id): every key plus the marker.
-            sid = session.sid
-            changes: dict[str, bytes | None] = dict(encode_items(data, data))
-            changes[MARKER] = self._marker(session)
-            store.save(sid, changes, ttl)
-            if old_sid is not None and old_sid != sid:
-                store.delete(old_sid)  # the old id stops working at once
-            return [self._cookie(session, sid, now)]
+        if session._new or session.regenerated or session.cleared:
+            return self._create(session, data, old_sid, ttl, now)
         assert old_sid is not None
-        changes = {}
+        changes: dict[str, bytes | None] = {}
         touched = session.touched
         if session.modified or (self.config.detect_nested_changes and touched):
             # Only touched keys can hold a new value; removed keys show up
@@ -278,11 +306,11 @@ class ServerBackend(Backend):
                 if baseline.get(key) != blob:
                     changes[key] = blob
             for key in baseline:
-                if key not in data and key != MARKER:
+                if key not in data and key not in RESERVED:
                     changes[key] = None
-            marker = self._marker(session)
-            if baseline.get(MARKER) != marker:
-                changes[MARKER] = marker
+            if session._permanent != session.permanent_loaded:
+                # Never the marker: a stale request must not revive a record.
+                changes[META] = encode([FLAG_PERMANENT if session._permanent else 0])
         if changes:
             store.save(old_sid, changes, ttl)
         elif session.modified or session.resign or self.refresh_due(session, now):
@@ -290,3 +318,31 @@ class ServerBackend(Backend):
         else:
             return []
         return [self._cookie(session, old_sid, now)]
+
+    def _create(
+        self, session: Session, data: dict[str, Any], old_sid: str | None, ttl: int, now: int
+    ) -> Headers:
+        """Write a whole record (every key plus the marker) under a fresh sid.
+
+        A session that came with the request moves here when it was
+        regenerated or cleared: under its old id, a request that loaded it
+        earlier could still write, and nothing such a request writes may
+        survive a clear(). The old record must still be live once the new one
+        is written; when a concurrent clear() or revocation removed it, the
+        move is undone and the client's cookie deleted.
+        """
+        sid = session.sid
+        if sid == old_sid:
+            sid = session._sid = new_sid()
+        changes: dict[str, bytes | None] = dict(encode_items(data, data))
+        changes[MARKER] = self._marker(session)
+        store = self.store
+        store.save(sid, changes, ttl)
+        if old_sid is not None:
+            old = store.load(old_sid)
+            store.delete(old_sid)  # the old id stops working at once
+            if old is None or MARKER not in old:
+                store.delete(sid)
+                self._debug("the session was cleared by another request while it moved")
+                return [self.cookies.delete_header]
+        return [self._cookie(session, sid, now)]

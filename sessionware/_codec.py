@@ -102,6 +102,29 @@ def _pack_items(code: int, value: Any) -> msgpack.ExtType:
     return msgpack.ExtType(code, _pack_native(list(value)))
 
 
+def _pack_unordered(code: int, value: Any) -> msgpack.ExtType:
+    """A set's elements in the order of their encodings, not of iteration.
+
+    Iteration order depends on ``PYTHONHASHSEED`` (str, bytes hash), so
+    packing ``list(value)`` would encode one set differently in each worker:
+    a request that only read it would look changed and rewrite it. Sorting
+    the encoded elements makes the bytes depend on the value alone.
+    """
+    if _too_deep(value, MAX_DEPTH):
+        raise ValueError("nested too deeply")
+    items = sorted(map(_pack_native, value))
+    return msgpack.ExtType(code, _array_header(len(items)) + b"".join(items))
+
+
+def _array_header(length: int) -> bytes:
+    """The msgpack header of an array of ``length`` elements."""
+    if length < 16:
+        return bytes((0x90 | length,))
+    if length < 1 << 16:
+        return b"\xdc" + length.to_bytes(2, "big")
+    return b"\xdd" + length.to_bytes(4, "big")
+
+
 def _tz_field(tz: tzinfo, kind: str) -> Any:
     if type(tz) is ZoneInfo:
         if tz.key is None:
@@ -152,8 +175,8 @@ def _pack_markup(v: str) -> msgpack.ExtType:
 
 _ENCODERS: dict[type, Callable[[Any], msgpack.ExtType]] = {
     tuple: partial(_pack_items, _TUPLE),
-    set: partial(_pack_items, _SET),
-    frozenset: partial(_pack_items, _FROZENSET),
+    set: partial(_pack_unordered, _SET),
+    frozenset: partial(_pack_unordered, _FROZENSET),
     datetime: _pack_datetime,
     date: lambda v: msgpack.ExtType(_DATE, _pack_native([v.year, v.month, v.day])),
     time: _pack_time,

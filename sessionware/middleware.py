@@ -154,19 +154,34 @@ class SessionMiddleware:
         exchange = _Exchange(self, session, start_response)
         result = self.app(environ, exchange.start_response)
         if exchange.status is not None and exchange.write_body is None:
-            if session.sealed or (session._data is None and not session.modified):
-                # Untouched (the common case), or already saved by an adapter
-                # (the Flask extension saves in Flask's save_session): the
-                # app's headers go out as they are, the body unwrapped.
-                session.sealed = True
+            if session.sealed:
+                # Already saved by an adapter (the Flask extension saves in
+                # Flask's save_session): the response goes out as it is.
                 start_response(exchange.status, exchange.headers, exchange.exc_info)
                 return result
-            if type(result) is list:
-                # The whole body is produced: nothing the app does later can
-                # change the session, so save now and return it unwrapped.
+            if _finished(result, environ):
+                # The whole body is produced (a list, or a file the server
+                # sends): nothing the app does later can change the session.
+                if session._data is None and not session.modified:
+                    # Untouched (the common case): out as it is, unwrapped.
+                    session.sealed = True
+                    start_response(exchange.status, exchange.headers, exchange.exc_info)
+                    return result
                 exchange.finish()
                 return result
+        # Any other iterable runs app code while it is iterated (a generator
+        # given to werkzeug's Response(), which called start_response at
+        # once): the session is saved, or found untouched, at its first chunk.
         return ClosingIterator(exchange.iterate(result), getattr(result, "close", None))
+
+
+def _finished(result: Iterable[bytes], environ: WSGIEnvironment) -> bool:
+    """Whether iterating ``result`` cannot run application code."""
+    kind = type(result)
+    if kind is list or kind is tuple:
+        return True
+    wrapper = environ.get("wsgi.file_wrapper")
+    return isinstance(wrapper, type) and kind is wrapper
 
 
 class _Exchange:

@@ -60,6 +60,8 @@ class Session(MutableMapping[str, Any]):
         "baseline",
         "resign",
         "regenerated",
+        "cleared",
+        "permanent_loaded",
         "touched",
         "sealed",
     )
@@ -90,12 +92,13 @@ class Session(MutableMapping[str, Any]):
         """Set the loaded state (called by the backend while loading)."""
         self._new = new
         self._sid = self.incoming_sid = sid  # incoming_sid: the id that came with the request
-        self._permanent = permanent
+        self._permanent = self.permanent_loaded = permanent
         self.created = created  # unix time the session was first created
         self.issued = issued  # unix time the incoming cookie was signed
         self.baseline = baseline  # encoded form as loaded, for change detection
         self.resign = resign  # verified with a fallback key: re-sign with the current one
         self.regenerated = False
+        self.cleared = False  # clear() ran: a server-side session moves to a new sid
         # Keys set, or whose mutable value (list, dict, ...) was handed to the
         # app, which may change it in place: only these can differ from the
         # baseline, so only these are re-encoded at the end of the request.
@@ -212,6 +215,7 @@ class Session(MutableMapping[str, Any]):
     def clear(self) -> None:
         """Remove every key; the response deletes the cookie (and stored record)."""
         self._load().clear()
+        self.cleared = True
         self._changed(_Label("session.clear()"))
 
     def copy(self) -> dict[str, Any]:
