@@ -445,6 +445,7 @@ RECORDS = {
     "int keys": (b"\x81\x01\x02", None),
     "garbage": (b"\x00\xff\x00", None),
     "reserved key": (b"\x81\xad\x00sessionware\x01", None),
+    "reserved meta key": (b"\x81\xa6\x00meta\x01", None),
 }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sessionware._backend import MARKER
+from sessionware._backend import RESERVED
 from sessionware._codec import encode_items
 from sessionware.errors import UnsupportedValueError
 
@@ -48,21 +48,20 @@ class Reader(Protocol):
 def cookie_values(header: str, name: str, limit: int) -> list[str]:
     """The first ``limit`` values of cookie ``name`` in a ``Cookie`` header.
 
-    Only at the start of a cookie-pair (``xsession=`` is another cookie);
-    linear in the header's length, stops at ``limit``. Values are used only
-    after they verify (or, for unsigned ids, as a lookup key of bounded shape).
+    The header is split into cookie-pairs at ``;`` as RFC 6265 does (as
+    sessionware's own cookie is read), so the work is linear in its length.
+    Values are used only after they verify (or, for unsigned ids, as a
+    lookup key of bounded shape).
     """
-    prefix = name + "="
+    if name + "=" not in header:
+        return []
     found: list[str] = []
-    start = header.find(prefix)
-    while start != -1 and len(found) < limit:
-        if start == 0 or header[start - 1] in " ;\t":
-            end = header.find(";", start)
-            value = header[start + len(prefix) : None if end == -1 else end].strip()
-            if len(value) > 1 and value[0] == value[-1] == '"':
-                value = value[1:-1]  # a quoted value (werkzeug quotes some)
-            found.append(value)
-        start = header.find(prefix, start + 1)
+    for pair in header.split(";"):
+        pair_name, sep, value = pair.partition("=")
+        if sep and pair_name.strip(" \t") == name:
+            found.append(value.strip(" \t"))
+            if len(found) == limit:
+                break
     return found
 
 
@@ -83,7 +82,7 @@ def accept(reader: object, data: Any, forget: Callable[[], None] | None = None) 
         return None
     data = dict(data)
     permanent = bool(data.pop(PERMANENT_KEY, False))
-    if MARKER in data:
+    if not RESERVED.isdisjoint(data):
         debug(reader, "the session uses a key reserved by sessionware")
         return None
     try:
