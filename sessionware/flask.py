@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import flask
 from flask.sessions import NullSession, SessionInterface
+from werkzeug.datastructures import Headers
 
 from sessionware import _flask_watch
 from sessionware._flask_config import CONFIG_KEYS, config_hint, middleware_options, snapshot
@@ -188,11 +189,23 @@ class SessionwareInterface(SessionInterface):
         extra = self.middleware.save_session(session)
         if extra:
             headers = response.headers
+            pairs = getattr(headers, "_list", None)
+            if type(headers) is not Headers or type(pairs) is not list:
+                pairs = None  # not werkzeug's own Headers: its public API only
             for name, value in extra:
-                if name == "Vary" and "Vary" in headers:
+                if name == "Vary" and (
+                    "Vary" in headers
+                    if pairs is None
+                    else any(key.lower() == "vary" for key, _ in pairs)
+                ):
                     response.vary.add(value)  # merged: never a second "Cookie"
+                elif pairs is not None:
+                    # Appended as werkzeug's Headers.add would, without its
+                    # per-value checks: sessionware's header values are built
+                    # from checked settings and base64, never a line break.
+                    pairs.append((name, value))
                 else:
-                    headers.add(name, value)  # (parsing response.vary costs µs)
+                    headers.add(name, value)
         environ = session._environ
         if _PRESERVE in environ and not response.is_streamed:
             # Flask's test client keeps this context after the (complete)
