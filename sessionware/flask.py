@@ -140,7 +140,7 @@ class _Reopened:
         self.session = session
 
     def __enter__(self) -> Any:
-        self.session.sealed = False  # saved already; nothing will save it again
+        self.session._sealed = False  # saved already; nothing will save it again
         return self.context.__enter__()
 
     def __exit__(self, *exc_info: Any) -> Any:
@@ -177,15 +177,12 @@ class SessionwareInterface(SessionInterface):
         return cast("SessionMixin", session)
 
     def save_session(self, app: flask.Flask, session: SessionMixin, response: Response) -> None:
-        if not isinstance(session, Session) or session.sealed:
+        if not isinstance(session, Session) or session._sealed:
             return  # already saved (sealed sessions are never saved twice)
         # Saved here, as Flask saves its own session: the headers join the
         # response, and the middleware, seeing the session sealed, passes the
         # response through unwrapped. A change after this point (a streamed
         # body, a teardown) warns instead of being saved, as in Flask.
-        if session._data is None and not session.modified:
-            session.sealed = True  # untouched: nothing to save, nothing to add
-            return
         extra = self.middleware.save_session(session)
         if extra:
             headers = response.headers

@@ -8,38 +8,43 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from werkzeug.http import dump_cookie
 
-from sessionware._backend import Backend, Headers
+from sessionware._backends.base import BaseBackend
+from sessionware._state import Backend, CookieState, Headers, ServerState, SessionState
 from sessionware.migrate._common import MAX_ATTEMPTS, Found, Reader, cookie_values
 
-if TYPE_CHECKING:
-    from sessionware.session import Session
 
-#: environ key of a request whose session was migrated: the Found to forget.
-MIGRATED = "sessionware.migrated"
+class _MigratedCookie(CookieState):
+    __slots__ = ("migrated",)
+    migrated: tuple[Reader, Found]
 
 
-class MigratingBackend(Backend):
+class _MigratedServer(ServerState):
+    __slots__ = ("migrated",)
+    migrated: tuple[Reader, Found]
+
+
+class MigratingBackend:
     """The configured backend, plus the readers when it finds no session.
 
     Loading: the real backend first; only when it answers with a new session
     and the request has a ``Cookie`` header are the readers tried (at most
-    :data:`~sessionware.migrate.MAX_ATTEMPTS` cookie values in all). Saving:
-    the real backend saves the migrated session as a new one (new sid, whole
-    record); then the reader forgets the old session, and an old cookie of
-    another name than sessionware's is deleted.
+    :data:`~sessionware.migrate.MAX_ATTEMPTS` cookie values in all). A
+    session a reader accepts gets a state that is not new, with no sid yet
+    and marked regenerated: the real backend saves it as a new session (new
+    sid, whole record) on this response. Then the reader forgets the old
+    session, and an old cookie of another name than sessionware's is deleted.
     """
 
     def __init__(self, inner: Backend, readers: Sequence[Reader]) -> None:
-        # Not Backend.__init__: the inner backend's config and cookie headers are shared.
         self.inner = inner
-        self.config = inner.config
-        self.cookies = inner.cookies
         self.readers = tuple(readers)
-        config = self.config
+        assert isinstance(inner, BaseBackend)
+        config = inner.config
+        self._delete_own_cookie = inner.cookies.delete_header
         self._forget_cookie: dict[str, tuple[str, str]] = {
             reader.cookie_name: (
                 "Set-Cookie",
@@ -55,26 +60,24 @@ class MigratingBackend(Backend):
         }  # fmt: skip
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)  # store, sealer, keys: the real backend's
+        return getattr(self.inner, name)  # config, store, sealer, keys: the real backend's
 
-    def load(self, session: Session, environ: dict[str, Any]) -> dict[str, Any]:
-        data = self.inner.load(session, environ)
-        if not session._new:
-            return data
+    def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], SessionState]:
+        data, state = self.inner.load(environ)
+        if not state.new:
+            return data, state
         header = environ.get("HTTP_COOKIE")
         if not header:
-            return data
+            return data, state
         found = self._find(header)
         if found is None:
-            return data
-        reader, result = found
+            return data, state
         now = int(time.time())
-        session._reset(False, None, result.permanent, now, now, None, False)
-        # A new sid, saved as a whole new record on this response.
-        session.regenerated = True
-        session.modified = True
-        environ[MIGRATED] = (reader, result)
-        return result.data
+        kind = _MigratedServer if isinstance(state, ServerState) else _MigratedCookie
+        migrated = kind(False, None, found[1].permanent, now, now, False, state.baseline)
+        migrated.regenerated = True  # a new sid, saved as a whole new session
+        migrated.migrated = found
+        return found[1].data, migrated
 
     def _find(self, header: str) -> tuple[Reader, Found] | None:
         budget = MAX_ATTEMPTS
@@ -90,14 +93,16 @@ class MigratingBackend(Backend):
                 break
         return None
 
-    def save(self, session: Session) -> Headers:
-        headers = self.inner.save(session)
-        migrated = session._environ.pop(MIGRATED, None)
-        if migrated is not None:
-            reader, found = migrated
-            if found.forget is not None:
-                found.forget()  # the new session is saved: the old one goes
-            forget_cookie = self._forget_cookie.get(reader.cookie_name)
-            if forget_cookie is not None:
-                headers.append(forget_cookie)
+    def save(self, data: dict[str, Any], state: Any, modified: bool) -> Headers:
+        if not isinstance(state, _MigratedCookie | _MigratedServer):
+            return self.inner.save(data, state, modified)
+        headers = self.inner.save(data, state, True)  # saved, even if only read
+        reader, found = state.migrated
+        if found.forget is not None:
+            found.forget()  # the new session is saved: the old one goes
+        forget_cookie = self._forget_cookie.get(reader.cookie_name)
+        if forget_cookie is not None:
+            headers.append(forget_cookie)
+        elif not headers:
+            headers.append(self._delete_own_cookie)  # emptied: the old cookie goes too
         return headers

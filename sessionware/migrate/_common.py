@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sessionware._backend import RESERVED
 from sessionware._codec import encode_items
 from sessionware.errors import UnsupportedValueError
 
@@ -82,9 +81,6 @@ def accept(reader: object, data: Any, forget: Callable[[], None] | None = None) 
         return None
     data = dict(data)
     permanent = bool(data.pop(PERMANENT_KEY, False))
-    if not RESERVED.isdisjoint(data):
-        debug(reader, "the session uses a key reserved by sessionware")
-        return None
     try:
         encode_items(data, data)
     except UnsupportedValueError as exc:
