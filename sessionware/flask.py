@@ -169,7 +169,7 @@ class SessionwareInterface(SessionInterface):
     def open_session(self, app: flask.Flask, request: Request) -> SessionMixin:
         middleware = self.middleware
         environ = request.environ
-        session = environ.get(middleware._environ_key)
+        session = environ.get(middleware.config.environ_key)
         if not middleware.owns(session):
             settle(middleware)  # a context that did not come through the middleware
             session = middleware.open_session(environ)

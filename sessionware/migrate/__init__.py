@@ -14,11 +14,12 @@ How a request migrates (:class:`~sessionware.migrate._backend.MigratingBackend`)
    sessionware session in the request's cookies (none, all failing to verify,
    or a server-side record that is gone).
 2. The readers are tried in order, each with the values of its own cookie
-   name (the same values as sessionware's when the names match). At most
-   :data:`MAX_ATTEMPTS` values are tried per request, over all readers
+   name (the same values as sessionware's when the names match) that have
+   the shape of its format (``plausible``: no HMAC, no store). At most
+   :data:`MAX_ATTEMPTS` such values are tried per request, over all readers
    together, so a ``Cookie`` header stuffed with candidates costs a bounded
    number of signature checks (and, for :class:`FlaskSessionRedis`, one Redis
-   round trip).
+   round trip), while junk of the wrong shape costs none of them.
 3. A reader accepts a value only when it verifies (signature, age) and decodes
    within bounds to data sessionware can store; then the session holds that
    data, ``permanent`` comes from the old format's marker (Flask's

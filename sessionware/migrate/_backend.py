@@ -82,7 +82,8 @@ class MigratingBackend:
     def _find(self, header: str) -> tuple[Reader, Found] | None:
         budget = MAX_ATTEMPTS
         for reader in self.readers:
-            values = cookie_values(header, reader.cookie_name, budget)
+            plausible = getattr(reader, "plausible", None)
+            values = cookie_values(header, reader.cookie_name, budget, plausible)
             if not values:
                 continue
             found = reader.read(values)

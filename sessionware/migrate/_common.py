@@ -34,7 +34,12 @@ class Found:
 
 
 class Reader(Protocol):
-    """An old session format (see :mod:`sessionware.migrate`)."""
+    """An old session format (see :mod:`sessionware.migrate`).
+
+    A reader may also have ``plausible(value) -> bool``: a cheap structural
+    check (no signature, no store). Then only plausible values are passed to
+    :meth:`read` and count against :data:`MAX_ATTEMPTS`.
+    """
 
     cookie_name: str
 
@@ -44,13 +49,15 @@ class Reader(Protocol):
         ...
 
 
-def cookie_values(header: str, name: str, limit: int) -> list[str]:
-    """The first ``limit`` values of cookie ``name`` in a ``Cookie`` header.
+def cookie_values(
+    header: str, name: str, limit: int, plausible: Callable[[str], bool] | None = None
+) -> list[str]:
+    """The first ``limit`` values of cookie ``name`` in a ``Cookie`` header
+    that pass the reader's structural check ``plausible`` (cheap: no HMAC,
+    no store), so junk tossed before a real cookie does not use up the limit.
 
     The header is split into cookie-pairs at ``;`` as RFC 6265 does (as
     sessionware's own cookie is read), so the work is linear in its length.
-    Values are used only after they verify (or, for unsigned ids, as a
-    lookup key of bounded shape).
     """
     if name + "=" not in header:
         return []
@@ -58,9 +65,11 @@ def cookie_values(header: str, name: str, limit: int) -> list[str]:
     for pair in header.split(";"):
         pair_name, sep, value = pair.partition("=")
         if sep and pair_name.strip(" \t") == name:
-            found.append(value.strip(" \t"))
-            if len(found) == limit:
-                break
+            value = value.strip(" \t")
+            if plausible is None or plausible(value):
+                found.append(value)
+                if len(found) == limit:
+                    break
     return found
 
 

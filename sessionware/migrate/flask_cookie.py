@@ -13,6 +13,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import json
+import re
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -31,6 +32,9 @@ __all__ = ["FlaskCookie"]
 
 #: Longest cookie value considered (browsers keep at most ~4 KB per cookie).
 MAX_VALUE_CHARS = 8192
+#: A Flask cookie: ``[.]payload.timestamp.signature``, base64url parts
+#: (the HMAC-SHA1 signature is 27 characters).
+_SHAPE = re.compile(r"\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{1,12}\.[A-Za-z0-9_-]{27}")
 #: Largest JSON document a compressed value may inflate to.
 MAX_JSON_BYTES = 128 * 1024
 
@@ -166,11 +170,15 @@ class FlaskCookie:
     def __repr__(self) -> str:
         return f"FlaskCookie(cookie_name={self.cookie_name!r})"
 
+    def plausible(self, value: str) -> bool:
+        """Whether ``value`` has the shape of a Flask cookie (no HMAC yet)."""
+        return len(value) <= MAX_VALUE_CHARS and _SHAPE.fullmatch(value) is not None
+
     def read(self, values: Sequence[str]) -> Found | None:
         """The first of ``values`` that is a valid Flask session cookie."""
         for value in values:
-            if len(value) > MAX_VALUE_CHARS:
-                debug(self, f"longer than {MAX_VALUE_CHARS} characters")
+            if not self.plausible(value):
+                debug(self, "not shaped like a Flask cookie (or too long)")
                 continue
             try:
                 payload = self._signer.unsign(value.encode("ascii"), max_age=self.max_age)

@@ -32,7 +32,7 @@ __all__ = ["FlaskSessionRedis"]
 #: Flask-Session ids are ``secrets.token_urlsafe(SESSION_ID_LENGTH)``: only
 #: values of this shape are looked up (a sessionware token, with its dots, is not).
 _SID_RE = re.compile(r"[A-Za-z0-9_-]{8,256}")
-_TIMESTAMP = -1  # msgpack's timestamp extension (msgspec writes datetimes with it)
+_SIGNED_RE = re.compile(r"[A-Za-z0-9_-]{8,256}\.[A-Za-z0-9_-]{27}")  # sid.HMAC-SHA1
 
 
 def _refuse_ext(code: int, data: bytes) -> Any:
@@ -122,6 +122,12 @@ class FlaskSessionRedis:
 
     def __repr__(self) -> str:
         return f"FlaskSessionRedis({self._where}, key_prefix={self.key_prefix!r})"
+
+    def plausible(self, value: str) -> bool:
+        """Whether ``value`` has the shape of a (signed) Flask-Session id."""
+        if self._signer is not None:
+            return _SIGNED_RE.fullmatch(value) is not None
+        return _SID_RE.fullmatch(value) is not None
 
     def _sid(self, value: str) -> str | None:
         if self._signer is not None:
