@@ -22,10 +22,10 @@ _HERE = str(Path(__file__).resolve().parent)
 _FLASK = str(Path(flask.__file__).resolve().parent)
 
 
-def _stacklevel() -> int:
+def user_stacklevel() -> int:
     """The stacklevel of the first frame outside sessionware and Flask (the user's line)."""
-    frame = sys._getframe(1)
-    level = 1
+    frame = sys._getframe(2)  # the caller of the function that asks
+    level = 2
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith((_HERE, _FLASK)):
@@ -43,7 +43,7 @@ def _warn(config: Any, key: str, value: Any) -> None:
             "its settings then, so this change has no effect on sessions. Set it before "
             "the first request (e.g. right after creating the app).",
             SessionWarning,
-            stacklevel=_stacklevel(),
+            stacklevel=user_stacklevel(),
         )
 
 

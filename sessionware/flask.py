@@ -54,6 +54,7 @@ that the response could still have carried.
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any, cast
 
 import flask
@@ -61,6 +62,7 @@ from flask.sessions import NullSession, SessionInterface
 from werkzeug.datastructures import Headers
 
 from sessionware import _flask_watch
+from sessionware._flask_watch import user_stacklevel
 from sessionware._flask_config import CONFIG_KEYS, config_hint, middleware_options, snapshot
 from sessionware.errors import ConfigurationError
 from sessionware.middleware import SessionMiddleware
@@ -270,9 +272,13 @@ class Sessionware:
             raise RuntimeError("sessionware is already set up on this app")
         try:
             options = middleware_options(app, self.options)
-            middleware = _Unsettled(app.wsgi_app, **options)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                middleware = _Unsettled(app.wsgi_app, **options)
         except ConfigurationError as exc:
             raise ConfigurationError(f"{exc}{config_hint(str(exc))}") from exc
+        for warning in caught:  # (a short key) named at the user's line, not ours
+            warnings.warn(warning.message, warning.category, stacklevel=user_stacklevel())
         middleware._flask_app = app
         middleware._overrides = dict(self.options)
         middleware._snapshot = snapshot(app)

@@ -389,3 +389,12 @@ def test_testing_helpers_accept_the_flask_app(any_store):
         session["y"] = 2
     with session_transaction(client) as session:
         assert dict(session) == {"x": 1, "y": 2}
+
+
+def test_short_key_warning_names_the_users_line():
+    for setup in (lambda app: Sessionware(app), lambda app: Sessionware().init_app(app)):
+        app = flask.Flask(__name__)
+        app.secret_key = "short"
+        with pytest.warns(SessionWarning, match="only 5 bytes") as record:
+            setup(app)
+        assert [w.filename for w in record] == [__file__]
