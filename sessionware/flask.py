@@ -62,8 +62,8 @@ from flask.sessions import NullSession, SessionInterface
 from werkzeug.datastructures import Headers
 
 from sessionware import _flask_watch
-from sessionware._flask_watch import user_stacklevel
 from sessionware._flask_config import CONFIG_KEYS, config_hint, middleware_options, snapshot
+from sessionware._flask_watch import user_stacklevel
 from sessionware.errors import ConfigurationError
 from sessionware.middleware import SessionMiddleware
 from sessionware.session import Session
