@@ -284,21 +284,23 @@ def load_inside(repeat: int) -> tuple[float, float]:
         backend = middleware.backend
         inner = backend.load
 
-        def timed(session: Any, environ: Any, inner: Any = inner) -> Any:
+        def timed(environ: Any, inner: Any = inner) -> Any:
             start = time.perf_counter()
             try:
-                return inner(session, environ)
+                return inner(environ)
             finally:
                 spent[0] += time.perf_counter() - start
 
         backend.load = timed
         runs.append((app, make_environ("/read", cookie_from(app, "/setup"))))
+    # Many short interleaved batches, best of them: a batch that ran while
+    # another process held the CPU is simply not the best one.
     best = [float("inf")] * len(runs)
-    for _ in range(repeat * 3):
+    for _ in range(repeat * 20):
         for index, (app, environ) in enumerate(runs):
             spent[0] = 0.0
-            run_requests(app, environ, 1000)
-            best[index] = min(best[index], spent[0] / 1000 * 1e6)
+            run_requests(app, environ, 200)
+            best[index] = min(best[index], spent[0] / 200 * 1e6)
     return best[0], best[1]
 
 
@@ -314,8 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nThe same backend load (read-only, valid cookie), timed inside the request: "
         f"{alone:.2f} µs around a plain WSGI app, {in_flask:.2f} µs inside Flask "
-        f"({in_flask / alone:.2f}x): the same code runs slower in a larger request "
-        "(colder caches), which is most of what (3) ÷ (1) shows."
+        f"({in_flask / alone:.2f}x). Sessionware's work costs more inside Flask's larger "
+        "request whether or not the adapter is used: compare (2) with (1); the adapter "
+        "itself is (3) against (2)."
     )
     return 0 if passed else 1
 
