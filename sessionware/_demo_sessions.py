@@ -1,72 +1,104 @@
-"""The demo's "your sessions" page: the visitor's sessions, and a "sign out
-everywhere else" button (``mw.sessions`` and ``mw.revoke_owner``).
+"""The demo's "Your sessions" page: sign in as an owner, see where you are
+signed in (``mw.sessions``), and sign out everywhere else
+(``mw.revoke_owner(owner, keep=session.sid)``).
 
-Kept apart from ``_demo`` so that the demo's routes stay one screen long.
-``/login?user=NAME`` signs in as NAME (regenerate the sid, set
-``session.owner``); ``/sessions`` lists NAME's sessions; a POST to
-``/sessions/sign-out-others`` ends all of them but this one.
+Registered with the demo's ``page``/``action`` decorators when
+:mod:`sessionware._demo` imports it. Sign in as the same name in two
+browsers, then press the button in one: the other is signed out on its next
+request. Listing needs a server-side store (``--store sqlite:///demo.db``);
+with the cookie store the page says so.
 """
 
 from __future__ import annotations
 
-import html
-from typing import TYPE_CHECKING
+from html import escape
 
+from sessionware import _demo_page as ui
+from sessionware._demo_app import DemoRequest, action, button, page
 from sessionware.errors import ConfigurationError
 
-if TYPE_CHECKING:
-    from sessionware.middleware import SessionMiddleware
-    from sessionware.session import Session
 
-
-def login(session: Session, user: str) -> str:
-    """Sign in as ``user``: a new sid (against fixation), then the owner."""
+@action(
+    "/login",
+    login="Signed in: session.regenerate(), then session.owner = the name.",
+    login_noname="Give a name to sign in as.",
+)
+def _login(request: DemoRequest) -> str:
+    user = request.form.get("user", "").strip()
     if not user:
-        return "give a name: /login?user=alice"
-    session.regenerate()
+        return "login_noname"
+    session = request.session
+    session.regenerate()  # against session fixation
     session.owner = user
     session["user"] = user
-    return f"signed in as {user}"
+    return "login"
 
 
-def sign_out_others(session: Session, middleware: SessionMiddleware) -> str:
-    """End every other session of this visitor's owner."""
-    if session.owner is None:
-        return "not signed in: /login?user=alice first"
-    try:
-        count = middleware.revoke_owner(session.owner, keep=session.sid)
-    except ConfigurationError as exc:
-        return str(exc)
-    return f"signed out {count} other session(s)"
-
-
-def sessions_html(session: Session, middleware: SessionMiddleware) -> str:
-    """The "your sessions" section of the page (HTML)."""
-    e = html.escape
-    owner = session.owner
+@action(
+    "/sign-out-others",
+    signed_out="Signed out everywhere else: mw.revoke_owner(owner, keep=session.sid).",
+    not_signed_in="Sign in first: this session has no owner.",
+    no_revocation="This store cannot end other sessions (see the note below).",
+)
+def _sign_out_others(request: DemoRequest) -> str:
+    owner = request.session.owner
     if owner is None:
-        return (
-            '<h2>Your sessions</h2><p id="sessions-note">Not signed in. '
-            '<a href="/login?user=alice">Sign in as alice</a> in two browsers.</p>'
-        )
+        return "not_signed_in"
     try:
-        found = middleware.sessions(owner)
+        request.middleware.revoke_owner(owner, keep=request.session.sid)
+    except ConfigurationError:
+        return "no_revocation"
+    return "signed_out"
+
+
+def _listing(request: DemoRequest, owner: str) -> str:
+    session = request.session
+    try:
+        found = request.middleware.sessions(owner)
     except ConfigurationError as exc:
-        listing = f'<p id="sessions-note">{e(str(exc))}</p>'
-    else:
-        rows = "".join(
-            f'<tr class="session"><td>{e(info.sid[:6])}…</td>'
-            f"<td>{e(info.created.isoformat(timespec='seconds'))}</td>"
-            f"<td>{e(info.last_seen.isoformat(timespec='seconds'))}</td>"
-            f"<td>{'this one' if info.sid == session.sid else ''}</td></tr>"
-            for info in found
+        return f'<p class="note" id="sessions-note">{escape(str(exc))}</p>'
+    rows = "".join(
+        f'<tr class="session"><td><code>{escape(info.sid[:6])}…</code></td>'
+        f"<td>{escape(info.created.isoformat(timespec='seconds'))}</td>"
+        f"<td>{escape(info.last_seen.isoformat(timespec='seconds'))}</td>"
+        f"<td>{'this browser' if info.sid == session.sid else ''}</td></tr>"
+        for info in found
+    )
+    return (
+        '<table id="sessions"><tr><th>session</th><th>created</th><th>last seen</th>'
+        f"<th></th></tr>{rows}</table>"
+    )
+
+
+@page("/sessions", "Your sessions")
+def _sessions(request: DemoRequest) -> str:
+    owner = request.session.owner
+    sign_in = button(
+        "/login",
+        "Sign in",
+        "session.owner = name",
+        '<input name="user" value="alice" required> ',
+        back="/sessions",
+    )
+    if owner is None:
+        body = (
+            '<p id="sessions-note">Not signed in. Sign in under the same name in two '
+            "browsers, then sign out everywhere else from one of them.</p>"
         )
-        listing = (
-            f'<table id="sessions"><tr><th>session</th><th>created</th>'
-            f"<th>last seen</th><th></th></tr>{rows}</table>"
+    else:
+        body = (
+            f'<p>Signed in as <b id="signed-in-as">{escape(owner)}</b>. '
+            "<code>mw.sessions(owner)</code>, newest first:</p>"
+            + _listing(request, owner)
+            + button(
+                "/sign-out-others",
+                "Sign out everywhere else",
+                "mw.revoke_owner(owner, keep=session.sid)",
+                back="/sessions",
+                danger=True,
+            )
         )
     return (
-        f'<h2>Your sessions (<span id="owner">{e(owner)}</span>)</h2>{listing}'
-        '<form method="post" action="/sessions/sign-out-others">'
-        '<button id="sign-out-others">Sign out everywhere else</button></form>'
+        f'<section class="wide"><h2>Where am I signed in?</h2>{body}'
+        f'<div class="actions">{sign_in}</div></section>' + ui.session_panel(request.session)
     )

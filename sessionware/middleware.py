@@ -43,6 +43,8 @@ from sessionware.stores.cookie import CookieStore
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from sessionware.migrate import Reader
+
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
 
@@ -66,6 +68,9 @@ class SessionMiddleware:
     :param absolute_lifetime: hard cap since the session was created.
     :param detect_nested_changes: save in-place changes to nested values.
     :param environ_key: where the session is put in the WSGI environ.
+    :param permanent_by_default: new sessions start with ``permanent=True``.
+    :param migrate_from: readers of older session formats
+        (:mod:`sessionware.migrate`), tried when no session cookie verifies.
     :param revocation: cookie store only: a server-side store (or its URL)
         keeping revoked cookies, for :meth:`revoke`, :meth:`revoke_owner`
         and for refusing a copy of a logged-out cookie.
@@ -91,6 +96,8 @@ class SessionMiddleware:
         absolute_lifetime: timedelta | int | None = None,
         detect_nested_changes: bool = True,
         environ_key: str = "session",
+        permanent_by_default: bool = False,
+        migrate_from: Sequence[Reader] = (),
         revocation: Store | str | None = None,
     ) -> None:
         settings = dict(locals())  # the arguments: the signature is the list of settings
@@ -104,6 +111,12 @@ class SessionMiddleware:
         self.store = store
         revocations = build_revocations(store, revocation)
         self.backend: Backend = backend_for(self.config, store, revocations)
+        if self.config.migrate_from:
+            # The only hook of migration into the core: a backend that tries
+            # the readers when the real one found no session (sessionware.migrate).
+            from sessionware.migrate._backend import MigratingBackend
+
+            self.backend = MigratingBackend(self.backend, self.config.migrate_from)
         self._environ_key = environ_key
         self.control = SessionControl(
             None if isinstance(store, CookieStore) else store,

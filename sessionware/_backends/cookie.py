@@ -104,7 +104,7 @@ class CookieBackend(BaseBackend):
             found = self._unrevoked(checked)
             if found is not None:
                 return found
-        return {}, CookieState(True, None, False, now, now, False, None)
+        return {}, CookieState(True, None, self.config.permanent_by_default, now, now, False, None)
 
     def _state(self, cookie: CookieSession) -> CookieState:
         sid, flags, created, _, issued, index, payload, owner, since = cookie
