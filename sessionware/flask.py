@@ -330,4 +330,3 @@ class Sessionware:
         if self._app is not None and not flask.has_app_context():
             return self.middleware(self._app)
         return self.middleware()
-
