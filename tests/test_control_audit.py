@@ -119,3 +119,35 @@ def test_nothing_is_formatted_when_the_level_is_off(caplog):
     caplog.set_level(logging.WARNING, logger="sessionware.audit")
     Client(make_app(MemoryStore())).get("/login?owner=dave")
     assert not [r for r in caplog.records if r.name == "sessionware.audit"]
+
+
+@pytest.mark.parametrize("store", ["cookie", "memory"])
+def test_a_migrated_session_is_logged(store, audit_records):
+    import flask
+
+    from sessionware.migrate import FlaskCookie
+
+    old = flask.Flask("old")
+    old.secret_key = "the-old-flask-secret-key-0123456789"
+
+    @old.route("/")
+    def view():
+        flask.session["user"] = DATA_MARK
+        return "ok"
+
+    browser = old.test_client()
+    browser.get("/")
+    flask_cookie = browser.get_cookie("session").value
+    mw = make_app(
+        MemoryStore() if store == "memory" else None,
+        migrate_from=[FlaskCookie("the-old-flask-secret-key-0123456789")],
+    )
+    response = Client(mw, use_cookies=False).get(
+        "/me", headers={"Cookie": f"session={flask_cookie}"}
+    )
+    assert response.json["user"] == DATA_MARK and response.json["new"] is False
+    migrated = [r for r in audit_records() if r.event == "migrated"]
+    assert len(migrated) == 1 and migrated[0].levelname == "INFO"
+    assert migrated[0].sid == response.json["sid"][:6]
+    assert not [r for r in audit_records() if r.event == "created"]
+    assert_clean(audit_records(), flask_cookie, response.json["sid"])

@@ -14,6 +14,7 @@ from werkzeug.http import dump_cookie
 
 from sessionware._backends.base import BaseBackend
 from sessionware._state import Backend, CookieState, Headers, ServerState, SessionState
+from sessionware.audit import audit
 from sessionware.migrate._common import MAX_ATTEMPTS, Found, Reader, cookie_values
 
 
@@ -98,6 +99,7 @@ class MigratingBackend:
         if not isinstance(state, _MigratedCookie | _MigratedServer):
             return self.inner.save(data, state, modified)
         headers = self.inner.save(data, state, True)  # saved, even if only read
+        audit("migrated", state.sid, state.owner)
         reader, found = state.migrated
         if found.forget is not None:
             found.forget()  # the new session is saved: the old one goes
