@@ -103,7 +103,10 @@ def field(page, name):
 @pytest.mark.parametrize("store", [None, "memory"], ids=["cookie", "memory"])
 def test_demo_walks_every_operation(store):
     client = demo_client(store=MemoryStore() if store else None)
-    get = lambda path: client.get(path).get_data(as_text=True)  # noqa: E731
+
+    def get(path):
+        return client.get(path).get_data(as_text=True)
+
     page = get("/")
     assert field(page, "new") == "True" and field(page, "keys") == "0"
     walk_the_seed(get)
@@ -211,7 +214,10 @@ def test_example_under_gunicorn(name, store, tmp_path):
         ) as server,
         requests.Session() as http,
     ):
-        get = lambda path: http.get(server.url + path, timeout=10).text  # noqa: E731
+
+        def get(path):
+            return http.get(server.url + path, timeout=10).text
+
         walk_the_seed(get)
         get("/set")
         # Workers that never saw the session must read it: kill them all.

@@ -1,8 +1,9 @@
 """Fuzzing everything that reads untrusted bytes, through the real middleware.
 
-Property (API.md section 5): whatever the bytes, nothing is raised to the app;
-the session is either new and empty, or a valid session carrying exactly
-the data that was signed; the work is bounded (Hypothesis' ``deadline``).
+Property (the README's "Security notes": bad input is no session): whatever
+the bytes, nothing is raised to the app; the session is either new and empty,
+or a valid session carrying exactly the data that was signed; the work is
+bounded (Hypothesis' ``deadline``).
 The atheris harness ``tests/fuzz/fuzz_cookie.py`` drives the same entry points.
 """
 
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous.encoding import base64_encode
 
-from helpers import SECRET
+from helpers import SECRET, header_value, saved_cookie
 from sessionware import SessionMiddleware, SessionWarning
 from sessionware._backend import MARKER
 from sessionware._codec import DecodeError, decode, decode_envelope, encode
@@ -52,9 +53,9 @@ def real_cookie(middleware, data):
     """The cookie value a real response carries for a session holding ``data``."""
     session = middleware.open_session({})
     session.update(data)
-    (header,) = [v for k, v in middleware.save_session(session) if k == "Set-Cookie"]
+    header = saved_cookie(middleware, session)
     KEEP.add(session.sid)
-    return header.split(";", 1)[0].split("=", 1)[1]
+    return header_value(header)
 
 
 COOKIES = {
