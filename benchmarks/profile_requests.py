@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 from _common import SECRET  # noqa: E402
-from bench_requests import (  # noqa: E402
+from harness import (  # noqa: E402
     MAX_AGE,
     PAYLOAD,
     Contender,
