@@ -64,3 +64,20 @@ def flask_session_redis(name: str, client: Any, *, refresh: bool) -> Contender:
         FlaskSession(app)
 
     return Contender.of_flask(name, flask_app(configure))
+
+
+def no_session_work() -> Any:
+    """The Flask app with a session interface that does nothing: a fresh empty
+    session per request, never saved. The least any Flask session costs."""
+    from flask.sessions import SecureCookieSession, SessionInterface
+
+    class NoSessionWork(SessionInterface):
+        def open_session(self, app: Any, request: Any) -> SecureCookieSession:
+            return SecureCookieSession()
+
+        def save_session(self, app: Any, session: Any, response: Any) -> None:
+            pass
+
+    app = flask_app()
+    app.session_interface = NoSessionWork()
+    return app
