@@ -206,7 +206,7 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> bool:
               f"imported from {result['imported'][label]}")  # fmt: skip
     print(
         f"\nµs per request, best of {args.rounds} rounds x {args.repeat} repeats per tree "
-        f"(≥ {args.min_time * 1000:.0f} ms each), rounds alternating which tree goes first. "
+        f"(≥ {args.min_time * 1000:g} ms each), rounds alternating which tree goes first. "
         "Overhead: minus the control app of the same framework (the same code in both "
         "trees: the best of both runs). "
         f"Verdict on the {args.metric} ratio new/old: FAIL above {limit:.2f}.\n"
@@ -251,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("new", help="the new source tree, or a git revision")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds (~1 min)")
     parser.add_argument("--rounds", type=int, help="worker runs per tree (default 12; quick 8)")
-    parser.add_argument("--repeat", type=int, help="repeats per cell per run (5; quick 3)")
-    parser.add_argument("--min-time", type=float, help="seconds per repeat (0.04; quick 0.01)")
+    parser.add_argument("--repeat", type=int, help="repeats per cell per run (20; quick 10)")
+    parser.add_argument("--min-time", type=float, help="seconds per repeat (0.003; quick 0.002)")
     parser.add_argument("--threshold", type=float, default=3.0, help="percent slower that fails")
     parser.add_argument("--metric", choices=("overhead", "time"), default="overhead",
                         help="what the verdict compares (default: overhead)")  # fmt: skip
@@ -262,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="a README-ready table")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (8 if args.quick else 12)
-    args.repeat = args.repeat or (3 if args.quick else 5)
-    args.min_time = args.min_time or (0.01 if args.quick else 0.04)
+    args.repeat = args.repeat or (10 if args.quick else 20)
+    args.min_time = args.min_time or (0.002 if args.quick else 0.003)
     args.stores = [s for s in args.stores.split(",") if s]
     args.frameworks = [f for f in args.frameworks.split(",") if f]
     if bad := (set(args.stores) - set(STORES)) | (set(args.frameworks) - set(FRAMEWORKS)):
@@ -276,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="sessionware-compare-") as tmp:
         redis_server = RedisServer(Path(tmp) / "redis").start()
+        if args.cpu is not None:
+            # On the workers' CPU: a round trip then never waits for a turn
+            # on a CPU that other processes keep busy.
+            os.sched_setaffinity(redis_server.process.pid, {args.cpu})
         try:
             result = compare(args, Path(tmp), redis_server.url)
         finally:
