@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
@@ -65,7 +65,14 @@ class ServerBackend(BaseBackend):
             if len(verified) == MAX_LOOKUPS:
                 self.debug(f"more than {MAX_LOOKUPS} verified session ids; the rest are ignored")
                 break
-        for sid, record in self._lookup(list(verified)):
+        sids = list(verified)
+        if len(sids) == 1:  # the common case: one round trip, no batch
+            found: Iterable[tuple[str, dict[str, bytes] | None]] = (
+                (sids[0], self.store.load(sids[0])),
+            )
+        else:
+            found = self._lookup_many(sids)
+        for sid, record in found:
             if record is None or MARKER not in record:
                 self.debug("no live record for this session id")
                 continue
@@ -98,13 +105,11 @@ class ServerBackend(BaseBackend):
             return data, state
         return {}, ServerState(True, None, False, now, now, False, {})
 
-    def _lookup(self, sids: list[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
-        """``(sid, record)`` in order, stopping where the caller stops: one
-        round trip for a single id (the common case) or a batch."""
+    def _lookup_many(self, sids: list[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
+        """``(sid, record)`` for several verified ids, in order: one batched
+        round trip where the store has ``load_many``, else one by one,
+        stopping where the caller stops (at the first live one)."""
         store = self.store
-        if len(sids) == 1:
-            yield sids[0], store.load(sids[0])
-            return
         load_many = getattr(store, "load_many", None)
         if load_many is not None:
             yield from zip(sids, load_many(sids), strict=True)
