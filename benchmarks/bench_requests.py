@@ -145,7 +145,7 @@ def print_report(report: dict[str, Any], timer: Timer, md: bool) -> None:
         base = times[name, "baseline"][0] if (name, "baseline") in times else bare
         if "Flask-Session" in name or (name.startswith("Flask") and "Store" in name):
             base = flask_base  # Flask apps over server stores: over Flask without a session
-        return times[name, scenario][0] - base
+        return float(times[name, scenario][0] - base)
 
     h = "##" if md else "=="
     print()
@@ -300,16 +300,16 @@ def print_report(report: dict[str, Any], timer: Timer, md: bool) -> None:
         f"work ({fmt(flask_base)} µs); others over the bare WSGI app."
     )
 
-    sw = "sessionware RedisStore"
+    sw_redis = "sessionware RedisStore"
     fs = "Flask-Session redis (no refresh)"
     fsd = "Flask-Session redis (defaults)"
     checks = [
-        (f"{sw}: ≤ 1 round trip read-only", report["rt"][sw, "read"] <= 1),
-        (f"{sw}: ≤ 2 round trips read-modify-save", report["rt"][sw, "modify"] <= 2),
+        (f"{sw_redis}: ≤ 1 round trip read-only", report["rt"][sw_redis, "read"] <= 1),
+        (f"{sw_redis}: ≤ 2 round trips read-modify-save", report["rt"][sw_redis, "modify"] <= 2),
     ]
     for peer in (fs, fsd):
-        r_sw, r_fs = overhead(sw, "read"), overhead(peer, "read")
-        m_sw, m_fs = overhead(sw, "modify"), overhead(peer, "modify")
+        r_sw, r_fs = overhead(sw_redis, "read"), overhead(peer, "read")
+        m_sw, m_fs = overhead(sw_redis, "modify"), overhead(peer, "modify")
         assert r_sw is not None and r_fs is not None and m_sw is not None and m_fs is not None
         checks.append(
             (

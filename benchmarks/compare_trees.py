@@ -26,7 +26,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]
 from _common import ROOT, TESTS, machine_lines, table, verdict  # noqa: E402
-from harness import LABELS, SCENARIOS, Timer, make_environ  # noqa: E402
+from harness import LABELS, SCENARIOS, Contender, Timer, make_environ  # noqa: E402
 
 STORES = ("cookie", "memory", "redis", "sqlite")
 FRAMEWORKS = ("bare", "flask")
@@ -82,10 +82,11 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
             store = make_store(kind, spec)
             stores.append(store)
             name = f"sessionware {kind} ({framework})"
-            if framework == "bare":
-                contender = contenders.bare(name, store)
-            else:
-                contender = contenders.under_flask(name, store)
+            contender: Contender | None = (
+                contenders.bare(name, store)
+                if framework == "bare"
+                else contenders.under_flask(name, store)
+            )
             if contender is None:
                 continue  # this tree has no Flask adapter
             for scenario in SCENARIOS:

@@ -273,7 +273,7 @@ def count_round_trips(app: WSGIApp, environ: dict[str, Any], requests: int = 50)
     def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
         nonlocal calls
         calls += 1
-        return original(self, *args, **kwargs)
+        return original(self, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     run_requests(app, environ, 5)  # connect, load scripts
     cls.send_packed_command = counting  # type: ignore[method-assign]

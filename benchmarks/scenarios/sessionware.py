@@ -21,7 +21,8 @@ def bare(name: str, store: Any = None) -> Contender:
     """The plain WSGI apps under ``SessionMiddleware(app, SECRET, store=store)``."""
 
     def wrap(app: WSGIApp) -> WSGIApp:
-        return SessionMiddleware(app, SECRET, store=store)
+        middleware: WSGIApp = SessionMiddleware(app, SECRET, store=store)
+        return middleware
 
     return Contender.wrapping(name, wrap, "session")
 
