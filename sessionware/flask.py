@@ -57,8 +57,15 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Any, cast
 
-import flask
-from flask.sessions import NullSession, SessionInterface
+try:
+    import flask
+    from flask.sessions import NullSession, SessionInterface
+except ImportError as exc:
+    if exc.name != "flask" and not (exc.name or "").startswith("flask."):
+        raise  # Flask is there but broken: its own error says more
+    raise ImportError(
+        'sessionware.flask needs Flask: pip install "sessionware[flask]"', name=exc.name
+    ) from exc
 from werkzeug.datastructures import Headers
 
 from sessionware import _flask_watch
