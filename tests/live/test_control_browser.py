@@ -5,8 +5,9 @@ out everywhere else" (a POST button) signs the other one out."""
 import sys
 
 import pytest
-from test_browser import Server, chromium, click, field
+from test_browser import chromium, click, field
 
+from gunicorn_server import Served
 from helpers import SECRET
 from servers import free_port
 
@@ -29,7 +30,7 @@ def test_sign_out_everywhere_else_in_two_browsers(tmp_path):
         return driver.find_elements(By.CSS_SELECTOR, "#sessions tr.session")
 
     with (
-        Server(command, port, tmp_path / "demo.log"),
+        Served(command, port, log_dir=tmp_path, name="demo"),
         chromium(tmp_path / "a") as first,
         chromium(tmp_path / "b") as second,
     ):
