@@ -32,7 +32,7 @@ MARKER = "\x00sessionware"
 #: ``permanent`` can never bring a cleared record back to life.
 META = "\x00meta"
 #: The backend's own record keys start with one NUL. A session key that
-#: starts with NUL is stored with one more (:func:`stored_key`), so no session
+#: starts with NUL is stored with one more (:func:`stored`), so no session
 #: key is reserved and none can pass for the marker.
 _NUL = "\x00"
 #: At most this many verified session ids of one request are looked up (in
@@ -65,28 +65,30 @@ class ServerBackend(BaseBackend):
             if len(verified) == MAX_LOOKUPS:
                 self.debug(f"more than {MAX_LOOKUPS} verified session ids; the rest are ignored")
                 break
-        sids = list(verified)
-        if len(sids) == 1:  # the common case: one round trip, no batch
-            found: Iterable[tuple[str, dict[str, bytes] | None]] = (
-                (sids[0], self.store.load(sids[0])),
+        if not verified:  # no session came with the request: no round trip
+            return {}, ServerState(
+                True, None, self.config.permanent_by_default, now, now, False, {}
             )
+        if len(verified) == 1:  # the common case: one round trip, no batch
+            sid = next(iter(verified))
+            found: Iterable[tuple[str, dict[str, bytes] | None]] = ((sid, self.store.load(sid)),)
         else:
-            found = self._lookup_many(sids)
+            found = self._lookup_many(list(verified))
         for sid, record in found:
             if record is None or MARKER not in record:
                 self.debug("no live record for this session id")
                 continue
             try:
                 created, flags = decode(record[MARKER])
-                if META in record:
-                    (flags,) = decode(record[META])
-                data = {}
-                for key, blob in record.items():
-                    if key[:1] == _NUL:
-                        if key[1:2] != _NUL:
-                            continue  # the marker, the flags
-                        key = key[1:]
-                    data[key] = decode(blob)
+                meta = record.get(META)
+                if meta is not None:
+                    (flags,) = decode(meta)
+                data = {key: decode(blob) for key, blob in record.items() if key[:1] != _NUL}
+                if len(data) + (1 if meta is None else 2) != len(record):
+                    # Session keys that start with NUL, stored escaped (rare).
+                    data.update(
+                        {k[1:]: decode(blob) for k, blob in record.items() if k[:2] == _NUL * 2}
+                    )
                 if type(created) is not int or type(flags) is not int:
                     raise DecodeError("bad marker")
             except (DecodeError, ValueError, TypeError) as exc:
@@ -143,16 +145,12 @@ class ServerBackend(BaseBackend):
             # against the baseline. Unchanged encodings are not written.
             baseline = state.baseline
             present = [key for key in touched if key in data]
-            for key, blob in encode_items(data, present).items():
-                key = stored_key(key)
+            for key, blob in stored(encode_items(data, present)).items():
                 if baseline.get(key) != blob:
                     changes[key] = blob
             for key in baseline:
-                if key[:1] == _NUL:
-                    if key[1:2] != _NUL or key[1:] in data:
-                        continue
-                elif key in data:
-                    continue
+                if key in data or (key[:1] == _NUL and (key[1:2] != _NUL or key[1:] in data)):
+                    continue  # still there, or the marker, the flags, an escaped key
                 changes[key] = None
             if state.permanent != state.loaded_permanent:
                 # Never the marker: a stale request must not revive a record.
@@ -179,9 +177,7 @@ class ServerBackend(BaseBackend):
         sid = state.sid
         if sid is None or sid == old_sid:
             sid = state.sid = new_sid()
-        changes: dict[str, bytes | None] = {
-            stored_key(key): blob for key, blob in encode_items(data, data).items()
-        }
+        changes: dict[str, bytes | None] = stored(encode_items(data, data))  # type: ignore[assignment]
         changes[MARKER] = encode([state.created, FLAG_PERMANENT if state.permanent else 0])
         store = self.store
         store.save(sid, changes, ttl)
@@ -195,6 +191,10 @@ class ServerBackend(BaseBackend):
         return [self._cookie(state, sid, now)]
 
 
-def stored_key(key: str) -> str:
-    """The record key of session key ``key`` (see ``_NUL``)."""
-    return _NUL + key if key[:1] == _NUL else key
+def stored(items: dict[str, bytes]) -> dict[str, bytes]:
+    """``items`` keyed by record keys: a session key that starts with NUL
+    gets one more (see ``_NUL``). Keys are joined and scanned in C first:
+    such keys are rare, and this runs on every save."""
+    if _NUL not in "".join(items):
+        return items
+    return {(_NUL + key if key[:1] == _NUL else key): blob for key, blob in items.items()}
