@@ -292,7 +292,7 @@ def test_corrupt_server_record(record, marker):
 def session_keys(record):
     """The session keys a stored record holds: the backend's own record keys
     (the marker, the flags) start with one NUL, and a session key starting
-    with NUL is stored with one more (``stored_key``)."""
+    with NUL is stored with one more (``stored``)."""
     keys = set()
     for key in record:
         if key[:2] == "\x00\x00":
