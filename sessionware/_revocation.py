@@ -19,8 +19,9 @@ Each entry lives as long as the cookies it refuses could (the lifetime of a
 cookie from its last issue, plus :data:`CACHE_SECONDS`), never longer.
 
 The check costs one round trip per request that brings a cookie (both
-entries are read with the store's ``load_many``: one command on a Redis
-server or SQLite file, one per node, sent together, on a Redis Cluster).
+entries are read with the store's ``load_many``: one pipeline on a Redis
+server, one query on SQLite; on a Redis Cluster one per node holding an
+entry, sent together; a store without ``load_many`` is asked once per entry).
 Verdicts are cached per process for :data:`CACHE_SECONDS` in a bounded map
 (:data:`CACHE_SIZE` entries), so bursts of requests of one session (a page
 and its assets) cost one round trip. The price: a revocation made on
