@@ -19,6 +19,7 @@ from sessionware._cookies import MAX_COOKIE_SIZE, CookieHeaders
 from sessionware._signing import BadToken, KeyRing
 from sessionware.errors import CookieTooLargeError, SessionWarning, UnsupportedValueError
 from sessionware.session import new_sid
+from sessionware.stores.base import Refresh
 
 if TYPE_CHECKING:
     from sessionware._config import Config
@@ -117,11 +118,13 @@ class Backend:
 
     def refresh_due(self, session: Session, now: int) -> bool:
         """An unmodified permanent session is re-sent (sliding expiry)."""
+        return session._permanent and self.refresh_may_be_due(session.issued, now)
+
+    def refresh_may_be_due(self, issued: int, now: int) -> bool:
+        """A refresh is due now for a permanent session issued at ``issued``."""
         config = self.config
-        if not (session._permanent and config.refresh_each_request):
-            return False
         interval = config.refresh_interval
-        return interval is None or now - session.issued >= interval
+        return config.refresh_each_request and (interval is None or now - issued >= interval)
 
     def _debug(self, reason: str) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -204,6 +207,9 @@ class ServerBackend(Backend):
         super().__init__(config)
         self.store = store
         self.keys = KeyRing(config.secret_keys, "sessionware.sid")
+        # Optional store capability (stores/base.py, Refresh): a load that
+        # also applies a due refresh, so a read-only request is one round trip.
+        self.load_refreshing = getattr(store, "load_refreshing", None)
 
     def load(self, session: Session, environ: dict[str, Any]) -> dict[str, Any]:
         now = int(time.time())
@@ -214,7 +220,16 @@ class ServerBackend(Backend):
                 self._debug(str(exc))
                 continue
             sid = raw.decode("ascii")  # signed by us, so it is one of our sids
-            record = self.store.load(sid)  # a failing store raises StoreError: loud
+            # A failing store raises StoreError: loud.
+            refreshing = self.load_refreshing is not None and self.refresh_may_be_due(issued, now)
+            if refreshing:
+                config = self.config
+                refresh = Refresh(
+                    MARKER, FLAG_PERMANENT, config.permanent_lifetime, now, config.absolute_lifetime
+                )
+                record = self.load_refreshing(sid, refresh)
+            else:
+                record = self.store.load(sid)
             if record is None or MARKER not in record:
                 self._debug("no live record for this session id")
                 continue
@@ -231,6 +246,7 @@ class ServerBackend(Backend):
                 )
                 continue
             if self._adopt(session, now, sid, flags, created, issued, record, index):
+                session.refreshed = refreshing and session._permanent
                 return data
         return self._start_new(session, now)
 
@@ -286,7 +302,8 @@ class ServerBackend(Backend):
         if changes:
             store.save(old_sid, changes, ttl)
         elif session.modified or session.resign or self.refresh_due(session, now):
-            store.touch(old_sid, ttl)  # re-issuing the cookie: the record lives as long
+            if not session.refreshed:  # else the load extended the TTL already
+                store.touch(old_sid, ttl)  # re-issuing the cookie: the record lives as long
         else:
             return []
         return [self._cookie(session, old_sid, now)]

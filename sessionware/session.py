@@ -62,6 +62,7 @@ class Session(MutableMapping[str, Any]):
         "regenerated",
         "touched",
         "sealed",
+        "refreshed",
     )
 
     def __init__(self, backend: Backend, environ: dict[str, Any]) -> None:
@@ -96,6 +97,7 @@ class Session(MutableMapping[str, Any]):
         self.baseline = baseline  # encoded form as loaded, for change detection
         self.resign = resign  # verified with a fallback key: re-sign with the current one
         self.regenerated = False
+        self.refreshed = False  # the store extended the TTL while loading
         # Keys set, or whose mutable value (list, dict, ...) was handed to the
         # app, which may change it in place: only these can differ from the
         # baseline, so only these are re-encoded at the end of the request.

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from servers import RedisServer, require_binary
+from servers import PostgreSQLServer, RedisServer, require_binary
 from servers import redis_cluster as start_redis_cluster
 
 # -- Redis ------------------------------------------------------------------
@@ -46,6 +46,32 @@ def fresh_redis(tmp_path):
 def redis_prefix():
     """A key prefix no other test uses, e.g. ``test:1f2e...:``."""
     return f"test:{uuid.uuid4().hex}:"
+
+
+# -- PostgreSQL -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """One PostgreSQL server shared by the run (a ``PostgreSQLServer``;
+    ``.url`` has the superuser's password). Tests share it: give each its
+    own table (``pg_table``). Use ``fresh_postgresql`` to stop one."""
+    with PostgreSQLServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_postgresql():
+    """A PostgreSQL server of this test alone, free to be stopped and
+    restarted (``.stop()``, ``.start()``, same port, same data)."""
+    with PostgreSQLServer() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_table():
+    """A table name no other test uses, e.g. ``t_1f2e...``."""
+    return f"t_{uuid.uuid4().hex}"
 
 
 # -- Stores -----------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Real servers for the test suite: free ports, redis-server, a Redis Cluster.
+"""Real servers for the test suite: free ports, redis-server, a Redis Cluster,
+Redis behind Sentinel, PostgreSQL.
 
 Import as ``from servers import ...`` (pytest puts ``tests/`` on sys.path).
 """
@@ -9,8 +10,10 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -226,3 +229,164 @@ def redis_cluster(tmpdir, n=3):
         yield cluster
     finally:
         cluster.stop()
+
+
+# -- PostgreSQL -------------------------------------------------------------
+
+
+def postgres_binaries():
+    """The directory holding ``initdb`` and ``postgres``: on PATH, else the
+    newest Debian ``postgresql`` package's. Skips the test when there is none
+    (fails under CI)."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if candidates:
+        return candidates[-1].parent
+    reason = "PostgreSQL is not installed (Debian package: postgresql; no initdb found)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI is set, so this is a failure, not a skip")
+    pytest.skip(reason)
+
+
+def _as_user(user):
+    """``(prefix, uid, gid)`` to run a command as ``user`` when we are root
+    (PostgreSQL refuses to run as root); no prefix otherwise."""
+    if os.geteuid() != 0:
+        return [], None, None
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    setpriv = require_binary("setpriv")
+    prefix = [setpriv, f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups"]
+    return prefix, entry.pw_uid, entry.pw_gid
+
+
+class PostgreSQLServer:
+    """A throw-away PostgreSQL cluster: ``initdb`` into a fresh directory
+    under /tmp and ``postgres`` on a free loopback port, run as ``nobody``
+    when we are root. Password authentication over TCP (``.url`` carries the
+    superuser's password), no durability (fsync off: tests only).
+
+    ``stop()`` then ``start()`` restarts it on the same port with its data.
+    """
+
+    def __init__(self, port=None, *, user="nobody", password="pg-Secret-pa55"):
+        self.bin = postgres_binaries()
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self.password = password
+        self.prefix, uid, gid = _as_user(user)
+        # Not under pytest's tmp dirs: those are root-only (0700), and the
+        # server's user must reach its directory.
+        self.directory = Path(tempfile.mkdtemp(prefix="sessionware-pg-"))
+        self.data = self.directory / "data"
+        pwfile = self.directory / "pw"
+        pwfile.write_text(password + "\n")
+        if uid is not None:
+            os.chown(self.directory, uid, gid)
+            os.chown(pwfile, uid, gid)
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+            "--pwfile", str(pwfile), "--auth-local=trust", "--auth-host=scram-sha-256",
+            "-N", "-E", "UTF8", "--locale=C",
+        )  # fmt: skip
+        pwfile.unlink()
+        self.process = None
+
+    def _run(self, *command):
+        result = subprocess.run(
+            [*self.prefix, *command], capture_output=True, timeout=120, cwd=self.directory
+        )
+        if result.returncode:
+            raise RuntimeError(
+                f"{command[0]} failed ({result.returncode}): "
+                + (result.stdout + result.stderr).decode(errors="replace")[-2000:]
+            )
+
+    @property
+    def address(self):
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self):
+        return f"postgresql://postgres:{self.password}@{self.host}:{self.port}/postgres"
+
+    def start(self):
+        log = open(self.directory / "postgres.log", "ab")
+        try:
+            self.process = subprocess.Popen(
+                [
+                    *self.prefix, str(self.bin / "postgres"), "-D", str(self.data),
+                    "-p", str(self.port), "-k", str(self.directory),
+                    "-c", f"listen_addresses={self.host}", "-c", "fsync=off",
+                    "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                    "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+                ],  # fmt: skip
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            log.close()
+        try:
+            wait_for(self._up, timeout=30, what=f"postgres on port {self.port}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _up(self):
+        if self.process.poll() is not None:
+            tail = (self.directory / "postgres.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"postgres exited with {self.process.returncode}: {tail}")
+        result = subprocess.run(
+            [str(self.bin / "pg_isready"), "-h", self.host, "-p", str(self.port), "-t", "1"],
+            capture_output=True,
+        )
+        return result.returncode == 0
+
+    def stop(self):
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # "fast" shutdown: clients are cut off
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def psql(self, sql, dbname="postgres"):
+        """Run ``sql`` as the superuser over the local socket; return stdout."""
+        result = subprocess.run(
+            [
+                *self.prefix, str(self.bin / "psql"), "-X", "-q", "-A", "-t",
+                "-h", str(self.directory), "-p", str(self.port), "-U", "postgres",
+                "-d", dbname, "-v", "ON_ERROR_STOP=1", "-c", sql,
+            ],  # fmt: skip
+            capture_output=True,
+            timeout=60,
+            cwd=self.directory,
+        )
+        if result.returncode:
+            raise RuntimeError(result.stderr.decode(errors="replace"))
+        return result.stdout.decode()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.remove()
+
+    def __repr__(self):
+        return f"PostgreSQLServer({self.address})"

@@ -38,7 +38,9 @@ class SQLiteStore:
     change. Expired records are never loaded, are swept by saves (at most every
     60 seconds per process, bounded) and by :meth:`cleanup`.
 
-    The file and its table are created on first use; the directory is not:
+    The file (mode 0600, readable by its owner only; SQLite gives its
+    ``-wal`` and ``-shm`` files the same mode) and its table are created on
+    first use; the directory is not:
     a missing or unwritable directory raises :class:`~sessionware.StoreError`
     on first use, like any other failure of the database.
 
@@ -134,7 +136,10 @@ class SQLiteStore:
     # -- maintenance -------------------------------------------------------
 
     def cleanup(self) -> int:
-        """Remove every expired record now; return how many were removed."""
+        """Remove every expired record now; return how many were removed.
+
+        Saves also sweep expired records by themselves (bounded, at most every
+        60 seconds per process); this removes the whole backlog at once."""
         now = time.time()
         with self._transaction("remove expired sessions") as conn:
             (count,) = conn.execute(self._sql_count_dead, (now,)).fetchone()
@@ -197,6 +202,14 @@ class SQLiteStore:
         # isolation_level=None: no implicit transactions; we issue BEGIN
         # IMMEDIATE / COMMIT ourselves. The lock above makes sharing the
         # connection between threads safe.
+        try:
+            # Session data is for this user only: create the file mode 0600
+            # (SQLite gives the -wal and -shm files the mode of the database).
+            # An existing file keeps its mode; a failure here (no directory)
+            # is left to sqlite3.connect, which reports it.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        except OSError:
+            pass
         conn = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )

@@ -153,10 +153,18 @@ def test_from_url_and_client_defaults(redis_server):
         assert kwargs["socket_connect_timeout"] == 5.0
     finally:
         store.close()
-    store = RedisStore(redis_server.url + "?socket_timeout=2", socket_connect_timeout=1)
+    store = RedisStore(redis_server.url + "?timeout=2", socket_connect_timeout=1)
     try:
         kwargs = store._client.get_connection_kwargs()
         assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (2.0, 1)
+    finally:
+        store.close()
+    # WAIT is bounded by the timeout, so the socket waits a second longer.
+    store = RedisStore(redis_server.url + "?timeout=2&wait_replicas=1&prefix=p:")
+    try:
+        kwargs = store._client.get_connection_kwargs()
+        assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (3.0, 2.0)
+        assert (store.prefix, store.wait_replicas, store.timeout) == ("p:", 1, 2.0)
     finally:
         store.close()
 
