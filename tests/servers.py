@@ -231,6 +231,147 @@ def redis_cluster(tmpdir, n=3):
         cluster.stop()
 
 
+# -- Redis behind Sentinel ---------------------------------------------------
+
+
+def _redis_info(port, section, password=None):
+    """``INFO section`` of the server on ``port`` as a dict ({} when down)."""
+    import redis
+
+    client = redis.Redis(port=port, password=password, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        return client.info(section)
+    except redis.RedisError:
+        return {}
+    finally:
+        client.close()
+
+
+class RedisSentinelSet:
+    """One master, one replica and three sentinels watching ``service``.
+
+    ``url`` is ``redis+sentinel://[:password@]s1,s2,s3/service``. Failover is
+    quick (``down-after-milliseconds`` 1000). ``master_port()`` asks a
+    sentinel which server is the master now.
+    """
+
+    def __init__(self, directory, *, service="sessions", password=None, sentinels=3):
+        self.directory = Path(directory)
+        self.service = service
+        self.password = password
+        auth = ["--requirepass", password, "--masterauth", password] if password else []
+        # No delay before a full sync (Redis waits 5 s for more replicas by default).
+        auth += ["--repl-diskless-sync-delay", "0"]
+        self.master = RedisServer(self.directory / "master", args=auth)
+        self.master.password = None  # --requirepass is in args (and masterauth with it)
+        self.replica = RedisServer(self.directory / "replica", args=auth)
+        self.replica.args += ["--replicaof", "127.0.0.1", str(self.master.port)]
+        self.sentinel_ports = [free_port() for _ in range(sentinels)]
+        self.sentinels = {}
+
+    @property
+    def url(self):
+        auth = f":{self.password}@" if self.password else ""
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+        return f"redis+sentinel://{auth}{hosts}/{self.service}"
+
+    def start(self):
+        binary = require_binary("redis-sentinel")
+        try:
+            self.master.start()
+            self.replica.start()
+            wait_for(
+                lambda: self.in_sync(self.replica),
+                timeout=20,
+                what="the replica in sync with the master",
+            )
+            for port in self.sentinel_ports:
+                self._start_sentinel(binary, port)
+            wait_for(self._sentinels_ready, timeout=30, what="three sentinels seeing each other")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_sentinel(self, binary, port):
+        directory = self.directory / f"sentinel-{port}"
+        directory.mkdir(parents=True, exist_ok=True)
+        conf = directory / "sentinel.conf"
+        lines = [
+            f"port {port}",
+            "bind 127.0.0.1",
+            f"dir {directory}",
+            f"logfile {directory / 'sentinel.log'}",
+            f"sentinel monitor {self.service} 127.0.0.1 {self.master.port} 2",
+            f"sentinel down-after-milliseconds {self.service} 1000",
+            f"sentinel failover-timeout {self.service} 4000",
+            f"sentinel parallel-syncs {self.service} 1",
+        ]
+        if self.password:
+            lines.append(f"sentinel auth-pass {self.service} {self.password}")
+        conf.write_text("\n".join(lines) + "\n")
+        self.sentinels[port] = subprocess.Popen(
+            [binary, str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def _sentinel(self, port, *command):
+        import redis
+
+        client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return client.execute_command(*command)
+        except redis.RedisError:
+            return None
+        finally:
+            client.close()
+
+    def _sentinels_ready(self):
+        for port, process in self.sentinels.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"redis-sentinel on {port} exited with {process.returncode}")
+            master = self._sentinel(port, "SENTINEL", "MASTER", self.service)
+            if not master:
+                return False
+            # redis-py parses the reply into a dict (bytes keys and values).
+            if int(master.get(b"num-other-sentinels", 0)) < len(self.sentinels) - 1:
+                return False
+            if int(master.get(b"num-slaves", 0)) < 1:
+                return False
+        return True
+
+    def in_sync(self, server):
+        """Whether ``server`` is a replica whose link to its master is up."""
+        info = _redis_info(server.port, "replication", self.password)
+        return info.get("role") == "slave" and info.get("master_link_status") == "up"
+
+    def master_port(self):
+        """The port of the master according to the first sentinel that answers."""
+        for port in self.sentinel_ports:
+            reply = self._sentinel(port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
+            if reply:
+                return int(reply[1])
+        return None
+
+    def stop(self):
+        for process in self.sentinels.values():
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        self.sentinels.clear()
+        self.replica.stop()
+        self.master.stop()
+
+    def __repr__(self):
+        return f"RedisSentinelSet({self.url})"
+
+
 # -- PostgreSQL -------------------------------------------------------------
 
 

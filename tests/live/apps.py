@@ -2,11 +2,12 @@
 
 Each worker builds its middleware at import, from environment variables:
 
-- ``SW_TEST_STORE``: ``sqlite``, ``redis``, ``whole-record`` (a deliberately
+- ``SW_TEST_STORE``: ``sqlite``, ``redis``, ``postgresql``, ``whole-record`` (a deliberately
   lossy last-writer-wins store over SQLite) or ``fire-and-forget`` (Redis
   saves in a background thread, errors swallowed);
 - ``SW_TEST_SQLITE``: the SQLite file; ``SW_TEST_REDIS``: the Redis URL;
-  ``SW_TEST_PREFIX``: the Redis key prefix;
+  ``SW_TEST_PREFIX``: the Redis key prefix; ``SW_TEST_POSTGRESQL``: the
+  PostgreSQL URL; ``SW_TEST_TABLE``: its table;
 - ``SW_TEST_DELAY``: seconds ``/put`` sleeps between loading and saving
   (``/put?delay=S`` overrides it).
 
@@ -110,6 +111,10 @@ def make_store():
         return WholeRecordStore(os.environ["SW_TEST_SQLITE"])
     if kind == "redis":
         return RedisStore(os.environ["SW_TEST_REDIS"], prefix=os.environ["SW_TEST_PREFIX"])
+    if kind == "postgresql":
+        from sessionware.stores import PostgreSQLStore
+
+        return PostgreSQLStore(os.environ["SW_TEST_POSTGRESQL"], table=os.environ["SW_TEST_TABLE"])
     if kind == "fire-and-forget":
         return FireAndForgetStore(os.environ["SW_TEST_REDIS"], os.environ["SW_TEST_PREFIX"])
     raise ValueError(f"unknown SW_TEST_STORE {kind!r}")

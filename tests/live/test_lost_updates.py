@@ -26,9 +26,15 @@ def serve(tmp_path, store, **env):
     return Gunicorn("apps:app", workers=3, env=env, pythonpath=[LIVE], log_dir=tmp_path)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgresql"])
 def server(request, tmp_path):
     env = {}
+    if request.param == "postgresql":
+        pytest.importorskip("psycopg")
+        env = {
+            "SW_TEST_POSTGRESQL": request.getfixturevalue("postgresql_server").url,
+            "SW_TEST_TABLE": request.getfixturevalue("pg_table"),
+        }
     if request.param == "redis":
         redis_server = request.getfixturevalue("redis_server")
         env = {
