@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -531,3 +532,85 @@ class PostgreSQLServer:
 
     def __repr__(self):
         return f"PostgreSQLServer({self.address})"
+
+
+# -- Counting round trips -----------------------------------------------------
+
+
+class RoundTripProxy:
+    """A TCP proxy on a free port in front of ``(host, port)`` that counts
+    round trips: each time a client sends after the server last spoke (or
+    first sends), that is one more round trip. Works for any protocol
+    (PostgreSQL, Redis), for any client library, as the network sees it.
+
+    ``with RoundTripProxy(host, port) as proxy:`` ... ``proxy.round_trips``;
+    ``proxy.reset()`` sets the count back to 0.
+    """
+
+    def __init__(self, host, port):
+        self.upstream = (host, port)
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.round_trips = 0
+        self._lock = threading.Lock()
+        self._sockets = []
+        self._closed = False
+
+    def reset(self):
+        with self._lock:
+            self.round_trips = 0
+
+    def start(self):
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            for sock in (client, server):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            state = {"client_turn": False}  # False: the client has not sent yet
+            with self._lock:
+                self._sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, state, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, state, False), daemon=True).start()
+
+    def _pump(self, source, target, state, from_client):
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                for sock in (source, target):
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                return
+            with self._lock:
+                if from_client and not state["client_turn"]:
+                    self.round_trips += 1
+                state["client_turn"] = from_client
+            try:
+                target.sendall(data)
+            except OSError:
+                return
+
+    def stop(self):
+        self.listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()

@@ -72,7 +72,10 @@ LIBPQ_PARAMETERS: Final = frozenset(
 
 
 def _seconds(value: str) -> float:
-    number = float(value)
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
     if not (math.isfinite(number) and number > 0):
         raise ValueError("not a positive number of seconds")
     return number
@@ -220,10 +223,9 @@ def parse(url: str) -> StoreURL:
         raise _fail(shown, f"malformed ({scrub(str(exc), url)})") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise _fail(
-            shown,
-            f"unknown scheme {parts.scheme + '://'!r}; use one of "
-            + ", ".join(s + "://" for s in SCHEMES),
+        raise ConfigurationError(
+            f"unknown store URL scheme {parts.scheme!r} in {shown!r}; use one of "
+            + ", ".join(s + "://" for s in SCHEMES)
         )
     if parts.fragment or url.endswith("#"):
         raise _fail(shown, "a store URL has no #fragment")

@@ -386,7 +386,10 @@ class _Pool:
                 self._idle, self._pid = [], os.getpid()
             if self._idle:
                 return self._idle.pop(), True
-        return self._psycopg.connect(self._conninfo, autocommit=True), False
+        # prepare_threshold=0: each statement is prepared at its first use on
+        # a connection (one round trip more, that once), then only executed.
+        conn = self._psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=0)
+        return conn, False
 
     def _put(self, conn: Any) -> None:
         idle = conn.info.transaction_status == self._psycopg.pq.TransactionStatus.IDLE
