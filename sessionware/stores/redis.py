@@ -164,9 +164,12 @@ class RedisStore:
         if parsed.scheme in ("redis+sentinel", "rediss+sentinel"):
             sentinels = [(h, p) for h, p in parsed.hosts]
             self._sentinel = f"{parsed.service}@" + ",".join(f"{h}:{p}" for h, p in sentinels)
-            sentinel_kwargs = {
+            sentinel_kwargs: dict[str, Any] = {
                 "socket_timeout": self.timeout,
                 "socket_connect_timeout": self.timeout,
+                # No retries with backoff per sentinel (redis-py's default):
+                # the next sentinel is asked at once instead.
+                "retry": redis.retry.Retry(redis.backoff.NoBackoff(), 0),
             }
             if tls:
                 sentinel_kwargs["ssl"] = True

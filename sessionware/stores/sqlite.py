@@ -202,14 +202,15 @@ class SQLiteStore:
         # isolation_level=None: no implicit transactions; we issue BEGIN
         # IMMEDIATE / COMMIT ourselves. The lock above makes sharing the
         # connection between threads safe.
-        try:
-            # Session data is for this user only: create the file mode 0600
-            # (SQLite gives the -wal and -shm files the mode of the database).
-            # An existing file keeps its mode; a failure here (no directory)
-            # is left to sqlite3.connect, which reports it.
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        except OSError:
-            pass
+        if self.path not in ("", ":memory:"):
+            try:
+                # Session data is for this user only: create the file mode
+                # 0600 (SQLite gives -wal and -shm the mode of the database).
+                # An existing file keeps its mode; a failure here (no
+                # directory) is left to sqlite3.connect, which reports it.
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            except OSError:
+                pass
         conn = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
