@@ -221,13 +221,14 @@ class ServerBackend(Backend):
                 continue
             sid = raw.decode("ascii")  # signed by us, so it is one of our sids
             # A failing store raises StoreError: loud.
-            refreshing = self.load_refreshing is not None and self.refresh_may_be_due(issued, now)
-            if refreshing:
+            load_refreshing = self.load_refreshing
+            refreshing = load_refreshing is not None and self.refresh_may_be_due(issued, now)
+            if load_refreshing is not None and refreshing:
                 config = self.config
                 refresh = Refresh(
                     MARKER, FLAG_PERMANENT, config.permanent_lifetime, now, config.absolute_lifetime
                 )
-                record = self.load_refreshing(sid, refresh)
+                record = load_refreshing(sid, refresh)
             else:
                 record = self.store.load(sid)
             if record is None or MARKER not in record:

@@ -463,11 +463,26 @@ class PostgreSQLServer:
         try:
             self.process = subprocess.Popen(
                 [
-                    *self.prefix, str(self.bin / "postgres"), "-D", str(self.data),
-                    "-p", str(self.port), "-k", str(self.directory),
-                    "-c", f"listen_addresses={self.host}", "-c", "fsync=off",
-                    "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                    "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+                    *self.prefix,
+                    str(self.bin / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.directory),
+                    "-c",
+                    f"listen_addresses={self.host}",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                    "-c",
+                    "shared_buffers=32MB",
                 ],  # fmt: skip
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -512,9 +527,24 @@ class PostgreSQLServer:
         """Run ``sql`` as the superuser over the local socket; return stdout."""
         result = subprocess.run(
             [
-                *self.prefix, str(self.bin / "psql"), "-X", "-q", "-A", "-t",
-                "-h", str(self.directory), "-p", str(self.port), "-U", "postgres",
-                "-d", dbname, "-v", "ON_ERROR_STOP=1", "-c", sql,
+                *self.prefix,
+                str(self.bin / "psql"),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-h",
+                str(self.directory),
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                dbname,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
             ],  # fmt: skip
             capture_output=True,
             timeout=60,
@@ -578,8 +608,12 @@ class RoundTripProxy:
             state = {"client_turn": False}  # False: the client has not sent yet
             with self._lock:
                 self._sockets += [client, server]
-            threading.Thread(target=self._pump, args=(client, server, state, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, state, False), daemon=True).start()
+            threading.Thread(
+                target=self._pump, args=(client, server, state, True), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._pump, args=(server, client, state, False), daemon=True
+            ).start()
 
     def _pump(self, source, target, state, from_client):
         while True:

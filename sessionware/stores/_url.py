@@ -20,7 +20,7 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from sessionware.errors import ConfigurationError
 
-__all__ = ["StoreURL", "parse", "redact", "scrub"]
+__all__ = ["StoreURL", "parse", "pick", "redact", "scrub", "scrubbed"]
 
 #: A table name: a plain SQL identifier, optionally ``schema.table``.
 TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
@@ -152,6 +152,24 @@ def scrub(text: str, password: str | None) -> str:
     return text
 
 
+def scrubbed(exc: BaseException, password: str | None) -> BaseException:
+    """``exc``, with ``password`` removed from its message and arguments (it
+    is chained to a StoreError, and tracebacks print it)."""
+    if password and password in str(exc):
+        exc.args = tuple(scrub(a, password) if isinstance(a, str) else a for a in exc.args)
+    return exc
+
+
+def pick(store: str, name: str, given: Any, options: dict[str, Any], default: Any) -> Any:
+    """The keyword argument, else the URL's option, else the default; both
+    given is a ConfigurationError (one setting, one source)."""
+    if given is not None and name in options:
+        raise ConfigurationError(
+            f"{store} {name} is given both as an argument and in the URL; give it once"
+        )
+    return given if given is not None else options.get(name, default)
+
+
 def _fail(shown: str, problem: str) -> ConfigurationError:
     return ConfigurationError(f"store URL {shown!r}: {problem}")
 
@@ -183,7 +201,9 @@ def _query(shown: str, scheme: str, parts: SplitResult) -> tuple[dict[str, Any],
     try:
         pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
-        raise _fail(shown, f"malformed query string {redact('x://h?' + parts.query)[6:]!r}") from None
+        raise _fail(
+            shown, f"malformed query string {redact('x://h?' + parts.query)[6:]!r}"
+        ) from None
     for name, value in pairs:
         if name in options or name in extra:
             raise _fail(shown, f"option {name!r} is given twice")
@@ -244,7 +264,9 @@ def parse(url: str) -> StoreURL:
     if scheme == "sqlite":
         # As SQLAlchemy reads them: sqlite:///rel.db and sqlite:////abs.db.
         if netloc:
-            raise _fail(shown, "sqlite:// takes no host; use sqlite:///relative.db or sqlite:////abs.db")
+            raise _fail(
+                shown, "sqlite:// takes no host; use sqlite:///relative.db or sqlite:////abs.db"
+            )
         result.path = unquote(parts.path[1:])
         if not result.path:
             raise _fail(shown, "names no SQLite file")

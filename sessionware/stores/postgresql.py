@@ -3,8 +3,7 @@ call, one connection pool per process."""
 
 from __future__ import annotations
 
-import os
-import threading
+import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import _url
+from sessionware.stores._pgpool import Pool, describe, is_pool
 
 if TYPE_CHECKING:
     import psycopg
@@ -26,23 +26,18 @@ DEFAULT_TIMEOUT: Final = 5.0
 SWEEP_INTERVAL: Final = 60.0
 #: Sessions removed at most by one automatic sweep (bounded work per save).
 SWEEP_LIMIT: Final = 1000
-#: Idle connections kept per process (more are opened when threads need them).
-MAX_IDLE: Final = 8
-
-# Connections inherited through fork(): never used, never closed (closing one
-# would end the parent's session with the server), kept from the GC.
-_INHERITED: list[Any] = []
-
 SCHEMA: Final = """\
 CREATE TABLE IF NOT EXISTS {t} (
     sid     text PRIMARY KEY,
-    expires timestamptz NOT NULL
+    expires timestamptz NOT NULL,
+    gen     bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS {i}_expires ON {t} (expires);
 CREATE TABLE IF NOT EXISTS {t}_data (
-    sid   text  NOT NULL REFERENCES {t} (sid) ON DELETE CASCADE,
-    key   bytea NOT NULL,
-    value bytea NOT NULL,
+    sid   text   NOT NULL,
+    key   bytea  NOT NULL,
+    gen   bigint NOT NULL,
+    value bytea  NOT NULL,
     PRIMARY KEY (sid, key)
 );"""
 
@@ -55,13 +50,15 @@ class PostgreSQLStore:
 
         CREATE TABLE sessionware_sessions (          -- one row per session
             sid     text PRIMARY KEY,
-            expires timestamptz NOT NULL             -- indexed: the sweeps use it
+            expires timestamptz NOT NULL,            -- indexed: the sweeps use it
+            gen     bigint NOT NULL                  -- which data rows are this record's
         );
         CREATE INDEX sessionware_sessions_expires ON sessionware_sessions (expires);
         CREATE TABLE sessionware_sessions_data (     -- one row per session key
-            sid   text  NOT NULL REFERENCES sessionware_sessions (sid) ON DELETE CASCADE,
-            key   bytea NOT NULL,                    -- UTF-8 (a text column cannot hold NUL)
-            value bytea NOT NULL,
+            sid   text   NOT NULL,
+            key   bytea  NOT NULL,                   -- UTF-8 (a text column cannot hold NUL)
+            gen   bigint NOT NULL,
+            value bytea  NOT NULL,
             PRIMARY KEY (sid, key)
         );
 
@@ -71,14 +68,18 @@ class PostgreSQLStore:
     one more column (``ALTER TABLE ... ADD COLUMN owner text`` and an index
     on it) is all an owner index needs.
 
-    ``load`` is one ``SELECT`` (a join on the primary keys, expired sessions
-    excluded by the database's clock); ``save`` is one pipelined transaction
-    (one round trip): drop the session if it expired, upsert its expiry,
-    upsert the given keys and delete the removed ones. Concurrent saves of one
-    session serialise on its row, so changes to different keys all survive.
-    ``touch`` and ``delete`` are one statement each; ``load_many`` looks up
-    several sids in one query. Saves also remove expired sessions (at most
-    1000, at most every 60 seconds per process); :meth:`cleanup` removes all.
+    ``load`` is one ``SELECT`` (a join on the primary keys; expired sessions
+    are excluded by the database's clock). ``save`` is one statement: it
+    upserts the session's row (its expiry) and, in the same statement, the
+    given keys; removed keys add a ``DELETE`` in the same transaction, sent in
+    one pipeline: one round trip either way. A record that expired and is
+    saved again gets a new random ``gen``, so its old keys, whose rows carry
+    the old one, are no longer part of it (they go when the session is
+    removed). Concurrent saves of one session serialise on its row, so changes
+    to different keys all survive. ``touch`` is one ``UPDATE``, ``delete`` one
+    pipelined transaction, ``load_many`` one query for several sids. Saves
+    also remove expired sessions (at most 1000, at most every 60 seconds per
+    process); :meth:`cleanup` removes them all.
 
     Connections: from a URL, each process opens its own connections lazily
     (again after a fork, so gunicorn's workers never share one) and connects
@@ -122,7 +123,7 @@ class PostgreSQLStore:
                 'PostgreSQLStore needs psycopg 3; pip install "sessionware[postgresql]"'
             ) from exc
         self._password: str | None = None
-        self._pool: _Pool | None = None
+        self._pool: Pool | None = None
         self._given: Any = None
         options: dict[str, Any] = {}
         if isinstance(url_or_pool, str):
@@ -133,15 +134,15 @@ class PostgreSQLStore:
                 )
             options = parsed.options
             self._password = parsed.extra.get("password", parsed.password)
-        elif _is_pool(url_or_pool):
+        elif is_pool(url_or_pool):
             self._given = url_or_pool
         else:
             raise ConfigurationError(
                 "PostgreSQLStore needs a postgresql:// URL or a psycopg_pool.ConnectionPool, "
                 f"not {type(url_or_pool).__name__}"
             )
-        table = _pick("table", table, options, "sessionware_sessions")
-        timeout = _pick("timeout", timeout, options, DEFAULT_TIMEOUT)
+        table = _url.pick("PostgreSQLStore", "table", table, options, "sessionware_sessions")
+        timeout = _url.pick("PostgreSQLStore", "timeout", timeout, options, DEFAULT_TIMEOUT)
         if not isinstance(table, str) or not _url.TABLE_NAME.fullmatch(table):
             raise ConfigurationError(
                 f"PostgreSQLStore table {table!r} is not a plain identifier "
@@ -153,13 +154,14 @@ class PostgreSQLStore:
         self.timeout = float(timeout)
         if isinstance(url_or_pool, str):
             conninfo = self._conninfo(parsed, connect_kwargs)
-            self._where = _describe(psycopg, conninfo)
-            self._pool = _Pool(psycopg, conninfo)
+            self._where = describe(psycopg, conninfo)
+            self._pool = Pool(psycopg, conninfo)
         else:
-            conninfo = url_or_pool.conninfo
-            self._where = _describe(psycopg, conninfo)
+            conninfo = str(url_or_pool.conninfo)
+            self._where = describe(psycopg, conninfo)
             params = psycopg.conninfo.conninfo_to_dict(conninfo)
-            password = params.get("password") or url_or_pool.kwargs.get("password")
+            kwargs = url_or_pool.kwargs if isinstance(url_or_pool.kwargs, dict) else {}
+            password = params.get("password") or kwargs.get("password")
             self._password = password if isinstance(password, str) else None
         self._errors: tuple[type[Exception], ...] = (psycopg.Error,)
         self._schema_ready = False
@@ -194,23 +196,23 @@ class PostgreSQLStore:
     def _sql(self, table: str) -> None:
         t, d = table, table + "_data"
         self._schema = SCHEMA.format(t=t, i=t.rpartition(".")[2])
-        self._sql_load = (
-            f"SELECT d.key, d.value FROM {t} s JOIN {d} d ON d.sid = s.sid "
-            "WHERE s.sid = %s AND s.expires > now()"
-        )
+        live = f"{t} s JOIN {d} d ON d.sid = s.sid AND d.gen = s.gen"
+        self._sql_load = f"SELECT d.key, d.value FROM {live} WHERE s.sid = %s AND s.expires > now()"
         self._sql_load_many = (
-            f"SELECT d.sid, d.key, d.value FROM {t} s JOIN {d} d ON d.sid = s.sid "
-            "WHERE s.sid = ANY(%s) AND s.expires > now()"
+            f"SELECT d.sid, d.key, d.value FROM {live} WHERE s.sid = ANY(%s) AND s.expires > now()"
         )
-        self._sql_drop_expired = f"DELETE FROM {t} WHERE sid = %s AND expires <= now()"
-        self._sql_expire = (
-            f"INSERT INTO {t} (sid, expires) VALUES (%s, now() + %s * interval '1 second') "
-            "ON CONFLICT (sid) DO UPDATE SET expires = excluded.expires"
-        )
-        self._sql_set = (
-            f"INSERT INTO {d} (sid, key, value) SELECT %s, k, v "
-            "FROM unnest(%s::bytea[], %s::bytea[]) AS c(k, v) "
-            "ON CONFLICT (sid, key) DO UPDATE SET value = excluded.value"
+        # The session's row first (it takes the row lock that serialises the
+        # saves of one session), then its keys, stamped with its gen. An
+        # expired row gets the new gen: its old keys drop out of the record.
+        self._sql_save = (
+            f"WITH r AS (INSERT INTO {t} AS s (sid, expires, gen) "
+            "VALUES (%(sid)s, now() + %(ttl)s * interval '1 second', %(gen)s) "
+            "ON CONFLICT (sid) DO UPDATE SET expires = excluded.expires, "
+            "gen = CASE WHEN s.expires > now() THEN s.gen ELSE excluded.gen END "
+            f"RETURNING gen) INSERT INTO {d} (sid, key, gen, value) "
+            "SELECT %(sid)s, c.k, r.gen, c.v "
+            "FROM r, unnest(%(keys)s::bytea[], %(values)s::bytea[]) AS c(k, v) "
+            "ON CONFLICT (sid, key) DO UPDATE SET gen = excluded.gen, value = excluded.value"
         )
         self._sql_unset = f"DELETE FROM {d} WHERE sid = %s AND key = ANY(%s::bytea[])"
         self._sql_touch = (
@@ -218,11 +220,19 @@ class PostgreSQLStore:
             "WHERE sid = %s AND expires > now()"
         )
         self._sql_delete = f"DELETE FROM {t} WHERE sid = %s"
-        self._sql_sweep = (
-            f"DELETE FROM {t} WHERE sid IN (SELECT sid FROM {t} WHERE expires <= now() "
-            f"LIMIT {SWEEP_LIMIT} FOR UPDATE SKIP LOCKED)"
+        self._sql_delete_data = f"DELETE FROM {d} WHERE sid = %s"
+        # Locked rows (a save in progress) are skipped, never waited for.
+        gone = (
+            f"WITH gone AS (DELETE FROM {t} WHERE sid IN (SELECT sid FROM {t} "
+            "WHERE expires <= now() {limit} FOR UPDATE SKIP LOCKED) RETURNING sid), "
+            f"data AS (DELETE FROM {d} d USING gone WHERE d.sid = gone.sid) "
         )
-        self._sql_sweep_all = f"DELETE FROM {t} WHERE expires <= now()"
+        self._sql_sweep = gone.format(limit=f"LIMIT {SWEEP_LIMIT}") + "SELECT 1"
+        self._sql_sweep_all = gone.format(limit="") + "SELECT count(*) FROM gone"
+        # Keys left behind by a delete racing a save: no session row at all.
+        self._sql_orphans = (
+            f"DELETE FROM {d} d WHERE NOT EXISTS (SELECT 1 FROM {t} s WHERE s.sid = d.sid)"
+        )
 
     def __repr__(self) -> str:
         return f"PostgreSQLStore({self._where})"
@@ -254,24 +264,31 @@ class PostgreSQLStore:
             else:
                 keys.append(key.encode("utf-8", "surrogatepass"))
                 values.append(value)
-        statements: list[tuple[str, tuple[Any, ...]]] = [
-            # An expired record is gone: its keys must not come back merged
-            # with the new ones (the data rows go with it: ON DELETE CASCADE).
-            (self._sql_drop_expired, (sid,)),
-            (self._sql_expire, (sid, int(ttl))),
-        ]
-        if keys:
-            statements.append((self._sql_set, (sid, keys, values)))
+        params = {
+            "sid": sid,
+            "ttl": int(ttl),
+            "gen": secrets.randbits(63),
+            "keys": keys,
+            "values": values,
+        }
+        statements: list[tuple[str, Any]] = [(self._sql_save, params)]
         if unsets:
             statements.append((self._sql_unset, (sid, unsets)))
         now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + SWEEP_INTERVAL
             statements.append((self._sql_sweep, ()))
-        self._run("save a session", self._transaction, statements)
+        if len(statements) == 1:
+            self._run("save a session", self._execute, self._sql_save, params)
+        else:
+            self._run("save a session", self._transaction, statements)
 
     def delete(self, sid: str) -> None:
-        self._run("delete a session", self._execute, self._sql_delete, (sid,))
+        # Two statements in one transaction (one round trip): the second
+        # starts after the first has waited for a save in progress, so it
+        # also removes the keys that save wrote.
+        statements = [(self._sql_delete, (sid,)), (self._sql_delete_data, (sid,))]
+        self._run("delete a session", self._transaction, statements)
 
     def touch(self, sid: str, ttl: int) -> None:
         # Only a live record is extended; a missing one is not created.
@@ -280,8 +297,10 @@ class PostgreSQLStore:
     # -- maintenance -------------------------------------------------------
 
     def cleanup(self) -> int:
-        """Remove every expired session now; return how many were removed."""
-        return self._run("remove expired sessions", self._execute, self._sql_sweep_all, ())
+        """Remove every expired session now (and keys a delete racing a save
+        left without a session); return how many sessions were removed."""
+        statements = [(self._sql_sweep_all, ()), (self._sql_orphans, ())]
+        return self._run("remove expired sessions", self._transaction, statements)
 
     def close(self) -> None:
         """Close this process's idle connections (a given pool is not closed;
@@ -298,15 +317,17 @@ class PostgreSQLStore:
     def _execute(self, conn: psycopg.Connection[Any], sql: str, params: Any) -> int:
         return conn.execute(sql, params).rowcount
 
-    def _transaction(
-        self, conn: psycopg.Connection[Any], statements: list[tuple[str, tuple[Any, ...]]]
-    ) -> None:
-        # BEGIN ... COMMIT queued in one pipeline: one round trip to the server.
+    def _transaction(self, conn: psycopg.Connection[Any], statements: list[tuple[str, Any]]) -> int:
+        """Run ``statements`` in one transaction, queued in one pipeline (one
+        round trip); return the first statement's single value, if any."""
         with conn.pipeline():
             conn.execute("BEGIN")
-            for sql, params in statements:
+            first = conn.execute(*statements[0])
+            for sql, params in statements[1:]:
                 conn.execute(sql, params)
             conn.execute("COMMIT")
+        row = first.fetchone() if first.description else None
+        return int(row[0]) if row else 0
 
     def _run(self, action: str, work: Callable[..., _T], *args: Any) -> _T:
         for attempt in (1, 2):
@@ -324,7 +345,7 @@ class PostgreSQLStore:
                     f"{self!r} could not {action}: {type(exc).__name__}: "
                     f"{_url.scrub(' '.join(str(exc).split()), self._password)}",
                     store=self,
-                ) from _scrubbed(exc, self._password)
+                ) from _url.scrubbed(exc, self._password)
         raise AssertionError("unreachable")
 
     @contextmanager
@@ -354,101 +375,5 @@ class PostgreSQLStore:
         self._schema_ready = True
 
 
-class _Pool:
-    """Idle connections of this process, opened on demand, never across a fork."""
-
-    def __init__(self, psycopg: Any, conninfo: str) -> None:
-        self._psycopg = psycopg
-        self._conninfo = conninfo
-        self._idle: list[Any] = []
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-
-    @contextmanager
-    def connection(self) -> Iterator[Any]:
-        conn, reused = self._get()
-        try:
-            yield conn
-        except self._psycopg.OperationalError as exc:
-            if reused and conn.broken:
-                # The server went away since: every idle connection is as
-                # stale as this one. The caller may retry on a new one.
-                self.close()
-                setattr(exc, "_sessionware_stale", True)  # noqa: B010
-            raise
-        finally:
-            self._put(conn)
-
-    def _get(self) -> tuple[Any, bool]:
-        with self._lock:
-            if self._pid != os.getpid():
-                _INHERITED.extend(self._idle)  # the parent's: not ours to use or close
-                self._idle, self._pid = [], os.getpid()
-            if self._idle:
-                return self._idle.pop(), True
-        # prepare_threshold=0: each statement is prepared at its first use on
-        # a connection (one round trip more, that once), then only executed.
-        conn = self._psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=0)
-        return conn, False
-
-    def _put(self, conn: Any) -> None:
-        idle = conn.info.transaction_status == self._psycopg.pq.TransactionStatus.IDLE
-        with self._lock:
-            if idle and not conn.closed and len(self._idle) < MAX_IDLE:
-                if self._pid == os.getpid():
-                    self._idle.append(conn)
-                    return
-        conn.close()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._pid != os.getpid():
-                _INHERITED.extend(self._idle)
-                self._idle, self._pid = [], os.getpid()
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-
-def _is_pool(value: object) -> bool:
-    try:
-        import psycopg_pool
-    except ImportError:
-        return False
-    return isinstance(value, psycopg_pool.ConnectionPool)
-
-
 def _key(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogatepass")
-
-
-def _describe(psycopg: Any, conninfo: str) -> str:
-    """host:port/dbname of a connection string (never its password)."""
-    try:
-        params = psycopg.conninfo.conninfo_to_dict(conninfo)
-    except psycopg.Error:
-        return "?"
-    hosts = str(params.get("host") or os.environ.get("PGHOST") or "localhost").split(",")
-    ports = str(params.get("port") or os.environ.get("PGPORT") or "5432").split(",")
-    ports += [ports[-1]] * (len(hosts) - len(ports))
-    where = ",".join(
-        f"{host}:{port}" if not host.startswith("/") else f"{host}/.s.PGSQL.{port}"
-        for host, port in zip(hosts, ports, strict=False)
-    )
-    dbname = params.get("dbname") or params.get("user") or os.environ.get("PGDATABASE") or ""
-    return f"{where}/{dbname}"
-
-
-def _pick(name: str, given: Any, options: dict[str, Any], default: Any) -> Any:
-    if given is not None and name in options:
-        raise ConfigurationError(
-            f"PostgreSQLStore {name} is given both as an argument and in the URL; give it once"
-        )
-    return given if given is not None else options.get(name, default)
-
-
-def _scrubbed(exc: BaseException, password: str | None) -> BaseException:
-    """``exc``, with ``password`` removed from its message and arguments."""
-    if password and password in str(exc):
-        exc.args = tuple(_url.scrub(a, password) if isinstance(a, str) else a for a in exc.args)
-    return exc

@@ -23,7 +23,9 @@ _T = TypeVar("_T")
 #: Seconds a connection, a command and ``WAIT`` may take, unless the URL's
 #: ``?timeout=`` or the ``timeout`` argument say otherwise.
 DEFAULT_TIMEOUT: Final = 5.0
-_SHA: Final = {script: hashlib.sha1(script.encode()).hexdigest() for script in (SAVE, LOAD_REFRESHING)}
+_SHA: Final = {
+    script: hashlib.sha1(script.encode()).hexdigest() for script in (SAVE, LOAD_REFRESHING)
+}
 
 
 class RedisStore:
@@ -96,13 +98,15 @@ class RedisStore:
                 )
             self._password = parsed.password
             options = parsed.options
-        self.prefix = _pick("prefix", prefix, options, "sessionware:")
-        self.wait_replicas = _pick("wait_replicas", wait_replicas, options, 0)
-        self.timeout = float(_pick("timeout", timeout, options, DEFAULT_TIMEOUT))
+        self.prefix = _url.pick("RedisStore", "prefix", prefix, options, "sessionware:")
+        self.wait_replicas = _url.pick("RedisStore", "wait_replicas", wait_replicas, options, 0)
+        self.timeout = float(_url.pick("RedisStore", "timeout", timeout, options, DEFAULT_TIMEOUT))
         if type(self.wait_replicas) is not int or self.wait_replicas < 0:
             raise ConfigurationError(f"wait_replicas must be an int >= 0, not {wait_replicas!r}")
         if not self.timeout > 0:
-            raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}")
+            raise ConfigurationError(
+                f"timeout must be a positive number of seconds, not {timeout!r}"
+            )
         if isinstance(url_or_client, str):
             client = self._connect(parsed, client_kwargs)
         elif isinstance(url_or_client, redis.Redis | redis.cluster.RedisCluster):
@@ -124,6 +128,7 @@ class RedisStore:
         self._errors: tuple[type[Exception], ...] = (
             redis.exceptions.RedisError,
             redis.exceptions.RedisClusterException,
+            _NotAcknowledged,
         )
         self._no_script: type[Exception] = redis.exceptions.NoScriptError
 
@@ -155,11 +160,11 @@ class RedisStore:
             try:
                 # The cluster client reads the slot map now, so a cluster
                 # that is down fails here, loudly.
-                return redis.cluster.RedisCluster(host=host, port=port, **kwargs)
+                return redis.cluster.RedisCluster(host=host, port=port or 6379, **kwargs)
             except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
                 raise StoreError(
                     f"{self!r} could not reach the cluster: {self._scrub(exc)}", store=self
-                ) from _scrubbed(exc, self._password)
+                ) from _url.scrubbed(exc, self._password)
         kwargs["retry"] = retry
         if parsed.scheme in ("redis+sentinel", "rediss+sentinel"):
             sentinels = [(h, p) for h, p in parsed.hosts]
@@ -175,8 +180,15 @@ class RedisStore:
                 sentinel_kwargs["ssl"] = True
                 kwargs["connection_class"] = redis.sentinel.SentinelManagedSSLConnection
             kwargs.update(client_kwargs)
-            sentinel = redis.sentinel.Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
-            return sentinel.master_for(parsed.service, db=parsed.database, **kwargs)
+            sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+                sentinels, sentinel_kwargs=sentinel_kwargs
+            )
+            return cast(
+                "redis.Redis",
+                sentinel.master_for(  # type: ignore[no-untyped-call]
+                    parsed.service, db=parsed.database, **kwargs
+                ),
+            )
         kwargs["db"] = parsed.database
         if parsed.scheme == "unix":
             kwargs.update(path=parsed.path, connection_class=redis.UnixDomainSocketConnection)
@@ -208,13 +220,10 @@ class RedisStore:
         argv = (refresh.marker, refresh.flag, refresh.ttl, refresh.now, absolute)
         flat = cast(
             "list[bytes]",
-            self._call(
-                "load a session", self._script, LOAD_REFRESHING, self.prefix + sid, argv
-            ),
+            self._call("load a session", self._script, LOAD_REFRESHING, self.prefix + sid, argv),
         )
         record = {
-            flat[i].decode("utf-8", "surrogateescape"): flat[i + 1]
-            for i in range(0, len(flat), 2)
+            flat[i].decode("utf-8", "surrogateescape"): flat[i + 1] for i in range(0, len(flat), 2)
         }
         return record or None
 
@@ -307,13 +316,13 @@ class RedisStore:
     def _call(self, action: str, method: Callable[..., _T], *args: Any) -> _T:
         try:
             return method(*args)
-        except (*self._errors, _NotAcknowledged) as exc:
+        except self._errors as exc:
             if self._sentinel is not None:
                 self._where = self._describe()  # the master may have moved
             raise StoreError(
                 f"{self!r} could not {action}: {type(exc).__name__}: {self._scrub(exc)}",
                 store=self,
-            ) from _scrubbed(exc, self._password)
+            ) from _url.scrubbed(exc, self._password)
 
     def _scrub(self, exc: BaseException) -> str:
         # Belt and braces: a password must never reach a log line.
@@ -340,24 +349,3 @@ class RedisStore:
 
 class _NotAcknowledged(Exception):
     """Fewer replicas than ``wait_replicas`` acknowledged a write in time."""
-
-
-def _pick(name: str, given: Any, options: dict[str, Any], default: Any) -> Any:
-    """The keyword argument, else the URL's option, else the default; both
-    given is a ConfigurationError (one setting, one source)."""
-    if given is not None and name in options:
-        raise ConfigurationError(
-            f"RedisStore {name} is given both as an argument and in the URL; give it once"
-        )
-    if given is not None:
-        return given
-    return options.get(name, default)
-
-
-def _scrubbed(exc: BaseException, password: str | None) -> BaseException:
-    """``exc``, with ``password`` removed from its message and arguments."""
-    if password and password in str(exc):
-        exc.args = tuple(
-            _url.scrub(a, password) if isinstance(a, str) else a for a in exc.args
-        )
-    return exc

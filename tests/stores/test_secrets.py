@@ -42,7 +42,11 @@ def urls(request, kind):
     if kind == "redis":
         server = request.getfixturevalue("redis_with_password")
         good = server.url
-        return good, good.replace(PASSWORD, "x" + PASSWORD), good.replace(str(server.port), str(dead))
+        return (
+            good,
+            good.replace(PASSWORD, "x" + PASSWORD),
+            good.replace(str(server.port), str(dead)),
+        )
     if kind == "unix":
         server = request.getfixturevalue("redis_with_password")
         good = f"unix://:{PASSWORD}@{server.socket_path}"
@@ -58,7 +62,9 @@ def urls(request, kind):
         server = request.getfixturevalue("postgresql_server")
         good = server.url.replace(server.password, PASSWORD)
         server.psql(f"ALTER ROLE postgres PASSWORD '{PASSWORD}'")
-        request.addfinalizer(lambda: server.psql(f"ALTER ROLE postgres PASSWORD '{server.password}'"))
+        request.addfinalizer(
+            lambda: server.psql(f"ALTER ROLE postgres PASSWORD '{server.password}'")
+        )
         wrong = good.replace(PASSWORD, "x" + PASSWORD)
         return good, wrong, good.replace(str(server.port), str(dead)) + "?timeout=1"
     raise AssertionError(kind)

@@ -164,7 +164,10 @@ def test_good_urls_parse(url, expected):
         ("redis://:pw@h:1/0", "redis://:***@h:1/0"),
         ("redis://user:pw@h/0?prefix=a", "redis://user:***@h/0?prefix=a"),
         ("postgresql://u:p%40ss@h/db", "postgresql://u:***@h/db"),
-        ("postgresql://u@h/db?password=pw&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+        (
+            "postgresql://u@h/db?password=pw&sslmode=require",
+            "postgresql://u@h/db?password=***&sslmode=require",
+        ),
         ("redis+sentinel://:pw@a:1,b:2/svc", "redis+sentinel://:***@a:1,b:2/svc"),
         ("redis://h:1/0", "redis://h:1/0"),
         ("redis://us@r:pw@h/0", "redis://us@r:***@h/0"),
