@@ -18,7 +18,7 @@ from itsdangerous.encoding import base64_encode
 
 from helpers import SECRET
 from sessionware import SessionMiddleware, SessionWarning
-from sessionware._backend import MARKER
+from sessionware._backends.server import MARKER
 from sessionware._codec import DecodeError, decode, decode_envelope, encode
 from sessionware.stores import CookieStore, MemoryStore
 

@@ -26,27 +26,35 @@ redis.call('EXPIRE', key, ARGV[1])
 return 0
 """
 
-#: HGETALL KEYS[1] and, when the record's marker field (ARGV[1], msgpack
-#: ``[created, flags]``) has the flag bit ARGV[2] set, EXPIRE it to ARGV[3]
-#: seconds, capped at created + ARGV[5] - now (ARGV[4]) unless ARGV[5] < 0,
-#: and never below 1 second (the backend's lifetime rule). A marker that is
-#: not such an array changes nothing: the backend will refuse the record.
+#: HGETALL KEYS[1] and, when the record is permanent (flag bit ARGV[2] set in
+#: its flags: those of the meta field ARGV[6], msgpack ``[flags]``, if any,
+#: else the second item of the marker field ARGV[1], msgpack ``[created,
+#: flags]``), EXPIRE it to ARGV[3] seconds, capped at created + ARGV[5] - now
+#: (ARGV[4]) unless ARGV[5] < 0, and never below 1 second (the backend's
+#: lifetime rule). A marker that is not such an array changes nothing: the
+#: backend will refuse the record.
 LOAD_REFRESHING: Final = """
 local record = redis.call('HGETALL', KEYS[1])
 local marker = redis.call('HGET', KEYS[1], ARGV[1])
-if marker then
-  local ok, m = pcall(cmsgpack.unpack, marker)
-  if ok and type(m) == 'table' and type(m[1]) == 'number' and type(m[2]) == 'number' then
-    local flag = tonumber(ARGV[2])
-    if math.floor(m[2] / flag) % 2 == 1 then
-      local ttl = tonumber(ARGV[3])
-      local absolute = tonumber(ARGV[5])
-      if absolute >= 0 then
-        ttl = math.min(ttl, m[1] + absolute - tonumber(ARGV[4]))
-      end
-      redis.call('EXPIRE', KEYS[1], math.max(math.floor(ttl), 1))
-    end
+if not marker then return record end
+local ok, m = pcall(cmsgpack.unpack, marker)
+if not (ok and type(m) == 'table' and type(m[1]) == 'number' and type(m[2]) == 'number') then
+  return record
+end
+local flags = m[2]
+local meta = redis.call('HGET', KEYS[1], ARGV[6])
+if meta then
+  local ok2, f = pcall(cmsgpack.unpack, meta)
+  if not (ok2 and type(f) == 'table' and type(f[1]) == 'number') then return record end
+  flags = f[1]
+end
+if math.floor(flags / tonumber(ARGV[2])) % 2 == 1 then
+  local ttl = tonumber(ARGV[3])
+  local absolute = tonumber(ARGV[5])
+  if absolute >= 0 then
+    ttl = math.min(ttl, m[1] + absolute - tonumber(ARGV[4]))
   end
+  redis.call('EXPIRE', KEYS[1], math.max(math.floor(ttl), 1))
 end
 return record
 """

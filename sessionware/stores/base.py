@@ -58,16 +58,19 @@ class Refresh(NamedTuple):
 
     A store with ``load_refreshing(sid, refresh)`` returns what ``load(sid)``
     returns and, in the same round trip, extends the record's TTL when the
-    record turns out to be permanent: its ``marker`` field holds a msgpack
-    array ``[created, flags]`` whose ``flags`` have the bit ``flag`` set. The
-    new TTL is ``ttl`` seconds, capped at ``created + absolute - now`` when
-    ``absolute`` is not ``None``, and at least 1 second. The server backend asks
-    for it only when a refresh would be due for a permanent session; it then
-    sends no separate ``touch``. Stores without the method get ``load`` then
-    ``touch`` (two round trips), which is equally correct.
+    record turns out to be permanent: its flags have the bit ``flag`` set.
+    The flags are the record's ``meta`` field (a msgpack array ``[flags]``)
+    when it has one, else the second item of its ``marker`` field (a msgpack
+    array ``[created, flags]``). The new TTL is ``ttl`` seconds, capped at
+    ``created + absolute - now`` when ``absolute`` is not ``None``, and at
+    least 1 second. The server backend asks for it only when a refresh would
+    be due for a permanent session, and then sends no separate ``touch``.
+    Stores without the method get ``load`` then ``touch`` (two round trips),
+    which is equally correct.
     """
 
     marker: str
+    meta: str
     flag: int
     ttl: int
     now: int

@@ -4,7 +4,7 @@ a master found through Sentinel."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from sessionware.errors import ConfigurationError, StoreError
@@ -217,7 +217,7 @@ class RedisStore:
         """:meth:`load`, and in the same round trip (a Lua script) extend the
         TTL as ``refresh`` says when the record turns out to be permanent."""
         absolute = -1 if refresh.absolute is None else refresh.absolute
-        argv = (refresh.marker, refresh.flag, refresh.ttl, refresh.now, absolute)
+        argv = (refresh.marker, refresh.flag, refresh.ttl, refresh.now, absolute, refresh.meta)
         flat = cast(
             "list[bytes]",
             self._call("load a session", self._script, LOAD_REFRESHING, self.prefix + sid, argv),
@@ -226,6 +226,17 @@ class RedisStore:
             flat[i].decode("utf-8", "surrogateescape"): flat[i + 1] for i in range(0, len(flat), 2)
         }
         return record or None
+
+    def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
+        """:meth:`load` for each of ``sids``, in order, in one pipeline
+        (on a cluster, one round trip to each node that holds some)."""
+        raws = cast(
+            "list[dict[bytes, bytes]]", self._call("load sessions", self._hgetall_many, sids)
+        )
+        return [
+            {k.decode("utf-8", "surrogateescape"): v for k, v in raw.items()} or None
+            for raw in raws
+        ]
 
     def save(self, sid: str, changes: Mapping[str, bytes | None], ttl: int) -> None:
         sets: list[str | bytes] = []
@@ -272,6 +283,12 @@ class RedisStore:
             self._client.close()
 
     # -- internals ---------------------------------------------------------
+
+    def _hgetall_many(self, sids: Sequence[str]) -> list[Any]:
+        pipe = self._client.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hgetall(self.prefix + sid)
+        return cast("list[Any]", pipe.execute())
 
     def _script(self, script: str, key: str, argv: tuple[Any, ...]) -> Any:
         try:

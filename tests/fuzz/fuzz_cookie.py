@@ -20,7 +20,7 @@ with atheris.instrument_imports():
     from itsdangerous.encoding import base64_encode
 
     from sessionware import SessionMiddleware
-    from sessionware._backend import MARKER
+    from sessionware._backends.server import MARKER
     from sessionware._codec import DecodeError, decode, decode_envelope, encode
     from sessionware.stores import CookieStore, MemoryStore
 

@@ -38,6 +38,8 @@ def handler(session, environ):
         return session.get("user")
     elif path == "/visit":
         session["visits"] += 1
+    elif path == "/permanent":
+        session.permanent = environ.get("QUERY_STRING") == "on"
     return ""
 
 
@@ -142,3 +144,23 @@ def test_refreshed_session_outlives_its_first_ttl(counted):
         assert sends == 1 and response.get_data(as_text=True) == "ada"
     # 3.6 s after login, past the first 3 s TTL: the reads kept it alive.
     assert client.get("/read").get_data(as_text=True) == "ada"
+
+
+@pytest.mark.parametrize("after", ["on", "off"])
+def test_permanent_changed_after_creation(counted, after):
+    # The flags then live in the record's meta field, which wins over the
+    # marker's: the load script must read them there.
+    client, store = counted()
+    client.get("/login?session-only" if after == "on" else "/login")
+    client.get(f"/permanent?{after}")
+    client.get("/read")  # the load script is cached on the server from here
+    key = record_key(store, client)
+    counted.probe.expire(key, 100)
+    sends, response = round_trips(lambda: client.get("/read"))
+    assert sends == 1
+    if after == "on":
+        assert set_cookies(response)
+        assert counted.probe.ttl(key) > 31 * 24 * 3600 - 10
+    else:
+        assert not set_cookies(response)
+        assert counted.probe.ttl(key) <= 100
