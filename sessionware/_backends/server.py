@@ -15,7 +15,6 @@ from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
 from sessionware._codec import DecodeError, decode, encode, encode_items
 from sessionware._signing import BadToken, KeyRing
 from sessionware._state import Headers, ServerState, new_sid
-
 from sessionware.stores.base import Refresh
 
 if TYPE_CHECKING:
