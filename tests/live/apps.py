@@ -9,7 +9,9 @@ Each worker builds its middleware at import, from environment variables:
   ``SW_TEST_PREFIX``: the Redis key prefix; ``SW_TEST_POSTGRESQL``: the
   PostgreSQL URL; ``SW_TEST_TABLE``: its table;
 - ``SW_TEST_DELAY``: seconds ``/put`` sleeps between loading and saving
-  (``/put?delay=S`` overrides it).
+  (``/put?delay=S`` overrides it);
+- ``SW_TEST_WARM``: use the store once at import (before gunicorn forks,
+  with ``--preload``).
 
 Routes: ``/`` (readiness, never touches the session), ``/start?owner=ID``,
 ``/put?key=K``, ``/keys``, ``/clear``, ``/incr``, ``/peek``.
@@ -163,4 +165,9 @@ def bare_app(environ, start_response):
     return _json(start_response, "404 Not Found", "no such route")
 
 
-app = SessionMiddleware(bare_app, SECRET, store=make_store())
+STORE = make_store()
+if os.environ.get("SW_TEST_WARM"):
+    # Use the store at import: under --preload that is in gunicorn's master,
+    # before it forks the workers (which must not share its connection).
+    STORE.load("warm-up")
+app = SessionMiddleware(bare_app, SECRET, store=STORE)
