@@ -25,9 +25,7 @@ LIVE = Path(__file__).resolve().parent
 def serve(tmp_path, url, table, *args):
     env = {"SW_TEST_STORE": "postgresql", "SW_TEST_POSTGRESQL": url, "SW_TEST_TABLE": table}
     env["SW_TEST_WARM"] = "1"
-    return Gunicorn(
-        "apps:app", workers=3, env=env, pythonpath=[LIVE], log_dir=tmp_path, args=args
-    )
+    return Gunicorn("apps:app", workers=3, env=env, pythonpath=[LIVE], log_dir=tmp_path, args=args)
 
 
 def test_preloaded_store_is_not_shared_across_fork(tmp_path, postgresql_server, pg_table):
