@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from test_lost_updates import put_keys, start_session
 
 from gunicorn_server import Gunicorn
-from test_lost_updates import put_keys, start_session
 
 pytest.importorskip("psycopg")
 
