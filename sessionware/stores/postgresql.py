@@ -3,7 +3,6 @@ call, one connection pool per process."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,56 +29,41 @@ SCHEMA: Final = """\
 CREATE TABLE IF NOT EXISTS {t} (
     sid     text PRIMARY KEY,
     expires timestamptz NOT NULL,
-    gen     bigint NOT NULL
+    keys    bytea[] NOT NULL,
+    vals    bytea[] NOT NULL
 );
-CREATE INDEX IF NOT EXISTS {i}_expires ON {t} (expires);
-CREATE TABLE IF NOT EXISTS {t}_data (
-    sid   text   NOT NULL,
-    key   bytea  NOT NULL,
-    gen   bigint NOT NULL,
-    value bytea  NOT NULL,
-    PRIMARY KEY (sid, key)
-);"""
+CREATE INDEX IF NOT EXISTS {i}_expires ON {t} (expires);"""
 
 
 class PostgreSQLStore:
     """Sessions in a PostgreSQL database, shared by every process and machine.
 
-    Two tables (created on first use, if missing, under an advisory lock so
-    that workers starting together do not race)::
+    One table, created on first use if missing (under an advisory lock, so
+    that workers starting together do not race), one row per session::
 
-        CREATE TABLE sessionware_sessions (          -- one row per session
+        CREATE TABLE sessionware_sessions (
             sid     text PRIMARY KEY,
-            expires timestamptz NOT NULL,            -- indexed: the sweeps use it
-            gen     bigint NOT NULL                  -- which data rows are this record's
+            expires timestamptz NOT NULL,    -- indexed: the sweeps use it
+            keys    bytea[] NOT NULL,        -- UTF-8 keys (text cannot hold NUL)
+            vals    bytea[] NOT NULL         -- their encoded values, in order
         );
         CREATE INDEX sessionware_sessions_expires ON sessionware_sessions (expires);
-        CREATE TABLE sessionware_sessions_data (     -- one row per session key
-            sid   text   NOT NULL,
-            key   bytea  NOT NULL,                   -- UTF-8 (a text column cannot hold NUL)
-            gen   bigint NOT NULL,
-            value bytea  NOT NULL,
-            PRIMARY KEY (sid, key)
-        );
 
-    To create them yourself (for an app whose role may not create tables),
-    run the statements of :data:`SCHEMA` with your table name; the store
-    then only reads and writes. Per-session facts live in the first table, so
-    one more column (``ALTER TABLE ... ADD COLUMN owner text`` and an index
-    on it) is all an owner index needs.
+    To create it yourself (for an app whose role may not create tables), run
+    :data:`SCHEMA` with your table name; the store then only reads and writes
+    rows. Per-session facts are columns of this row, so an owner index is one
+    more column and an index (``ALTER TABLE ... ADD COLUMN owner text``).
 
-    ``load`` is one ``SELECT`` (a join on the primary keys; expired sessions
-    are excluded by the database's clock). ``save`` is one statement: it
-    upserts the session's row (its expiry) and, in the same statement, the
-    given keys; removed keys add a ``DELETE`` in the same transaction, sent in
-    one pipeline: one round trip either way. A record that expired and is
-    saved again gets a new random ``gen``, so its old keys, whose rows carry
-    the old one, are no longer part of it (they go when the session is
-    removed). Concurrent saves of one session serialise on its row, so changes
-    to different keys all survive. ``touch`` is one ``UPDATE``, ``delete`` one
-    pipelined transaction, ``load_many`` one query for several sids. Saves
-    also remove expired sessions (at most 1000, at most every 60 seconds per
-    process); :meth:`cleanup` removes them all.
+    ``load`` is one ``SELECT`` (expired sessions are excluded by the
+    database's clock: every process agrees). ``save`` is one ``INSERT ... ON
+    CONFLICT DO UPDATE`` that merges the changes into the stored keys inside
+    the database, under the row's lock: concurrent saves of one session
+    serialise on the row and each merges into what the other wrote, so
+    changes to different keys all survive; the keys of a record that had
+    expired are dropped, not merged. ``touch``, ``delete`` and ``load_many``
+    (several sids) are one statement each. Saves also remove expired sessions
+    (at most 1000, at most every 60 seconds per process, in the same round
+    trip); :meth:`cleanup` removes them all.
 
     Connections: from a URL, each process opens its own connections lazily
     (again after a fork, so gunicorn's workers never share one) and connects
@@ -102,7 +86,7 @@ class PostgreSQLStore:
         (options ``?table=``, ``?timeout=``, and libpq's own such as
         ``?sslmode=require``) or a ``psycopg_pool.ConnectionPool``.
     :param table: the sessions table (an identifier, optionally
-        ``schema.table``); its keys live in ``<table>_data``.
+        ``schema.table``).
     :param timeout: seconds to connect and for each statement
         (``statement_timeout``), default 5.
     :param connect_kwargs: more libpq connection parameters.
@@ -194,45 +178,35 @@ class PostgreSQLStore:
             ) from None
 
     def _sql(self, table: str) -> None:
-        t, d = table, table + "_data"
+        t = table
         self._schema = SCHEMA.format(t=t, i=t.rpartition(".")[2])
-        live = f"{t} s JOIN {d} d ON d.sid = s.sid AND d.gen = s.gen"
-        self._sql_load = f"SELECT d.key, d.value FROM {live} WHERE s.sid = %s AND s.expires > now()"
+        self._sql_load = f"SELECT keys, vals FROM {t} WHERE sid = %s AND expires > now()"
         self._sql_load_many = (
-            f"SELECT d.sid, d.key, d.value FROM {live} WHERE s.sid = ANY(%s) AND s.expires > now()"
+            f"SELECT sid, keys, vals FROM {t} WHERE sid = ANY(%s) AND expires > now()"
         )
-        # The session's row first (it takes the row lock that serialises the
-        # saves of one session), then its keys, stamped with its gen. An
-        # expired row gets the new gen: its old keys drop out of the record.
+        # The merge runs on the row as it is when the row lock is taken (ON
+        # CONFLICT reads the latest version, not the statement's snapshot).
         self._sql_save = (
-            f"WITH r AS (INSERT INTO {t} AS s (sid, expires, gen) "
-            "VALUES (%(sid)s, now() + %(ttl)s * interval '1 second', %(gen)s) "
-            "ON CONFLICT (sid) DO UPDATE SET expires = excluded.expires, "
-            "gen = CASE WHEN s.expires > now() THEN s.gen ELSE excluded.gen END "
-            f"RETURNING gen) INSERT INTO {d} (sid, key, gen, value) "
-            "SELECT %(sid)s, c.k, r.gen, c.v "
-            "FROM r, unnest(%(keys)s::bytea[], %(values)s::bytea[]) AS c(k, v) "
-            "ON CONFLICT (sid, key) DO UPDATE SET gen = excluded.gen, value = excluded.value"
+            f"INSERT INTO {t} AS s (sid, expires, keys, vals) VALUES (%(sid)s, "
+            "now() + %(ttl)s * interval '1 second', %(keys)s::bytea[], %(vals)s::bytea[]) "
+            "ON CONFLICT (sid) DO UPDATE SET expires = excluded.expires, (keys, vals) = ("
+            "SELECT coalesce(array_agg(m.k), '{}'), coalesce(array_agg(m.v), '{}') FROM ("
+            "SELECT o.k, o.v FROM unnest(s.keys, s.vals) AS o(k, v) WHERE s.expires > now() "
+            "AND o.k <> ALL(excluded.keys || %(unsets)s::bytea[]) "
+            "UNION ALL SELECT n.k, n.v FROM unnest(excluded.keys, excluded.vals) AS n(k, v)"
+            ") AS m)"
         )
-        self._sql_unset = f"DELETE FROM {d} WHERE sid = %s AND key = ANY(%s::bytea[])"
         self._sql_touch = (
             f"UPDATE {t} SET expires = now() + %s * interval '1 second' "
             "WHERE sid = %s AND expires > now()"
         )
         self._sql_delete = f"DELETE FROM {t} WHERE sid = %s"
-        self._sql_delete_data = f"DELETE FROM {d} WHERE sid = %s"
-        # Locked rows (a save in progress) are skipped, never waited for.
-        gone = (
-            f"WITH gone AS (DELETE FROM {t} WHERE sid IN (SELECT sid FROM {t} "
-            "WHERE expires <= now() {limit} FOR UPDATE SKIP LOCKED) RETURNING sid), "
-            f"data AS (DELETE FROM {d} d USING gone WHERE d.sid = gone.sid) "
+        # Rows locked by a save in progress are skipped, never waited for.
+        self._sql_sweep = (
+            f"DELETE FROM {t} WHERE sid IN (SELECT sid FROM {t} WHERE expires <= now() "
+            f"LIMIT {SWEEP_LIMIT} FOR UPDATE SKIP LOCKED)"
         )
-        self._sql_sweep = gone.format(limit=f"LIMIT {SWEEP_LIMIT}") + "SELECT 1"
-        self._sql_sweep_all = gone.format(limit="") + "SELECT count(*) FROM gone"
-        # Keys left behind by a delete racing a save: no session row at all.
-        self._sql_orphans = (
-            f"DELETE FROM {d} d WHERE NOT EXISTS (SELECT 1 FROM {t} s WHERE s.sid = d.sid)"
-        )
+        self._sql_sweep_all = f"DELETE FROM {t} WHERE expires <= now()"
 
     def __repr__(self) -> str:
         return f"PostgreSQLStore({self._where})"
@@ -241,7 +215,7 @@ class PostgreSQLStore:
 
     def load(self, sid: str) -> dict[str, bytes] | None:
         rows = self._run("load a session", self._fetch, self._sql_load, (sid,))
-        return {_key(key): value for key, value in rows} or None
+        return _record(*rows[0]) if rows else None
 
     def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
         """The records of ``sids`` (``None`` for each without one), in order,
@@ -249,46 +223,30 @@ class PostgreSQLStore:
         if not sids:
             return []
         rows = self._run("load sessions", self._fetch, self._sql_load_many, (list(sids),))
-        found: dict[str, dict[str, bytes]] = {}
-        for sid, key, value in rows:
-            found.setdefault(sid, {})[_key(key)] = value
+        found = {sid: _record(keys, vals) for sid, keys, vals in rows}
         return [found.get(sid) for sid in sids]
 
     def save(self, sid: str, changes: Mapping[str, bytes | None], ttl: int) -> None:
         keys: list[bytes] = []
-        values: list[bytes] = []
+        vals: list[bytes] = []
         unsets: list[bytes] = []
         for key, value in changes.items():
             if value is None:
                 unsets.append(key.encode("utf-8", "surrogatepass"))
             else:
                 keys.append(key.encode("utf-8", "surrogatepass"))
-                values.append(value)
-        params = {
-            "sid": sid,
-            "ttl": int(ttl),
-            "gen": secrets.randbits(63),
-            "keys": keys,
-            "values": values,
-        }
-        statements: list[tuple[str, Any]] = [(self._sql_save, params)]
-        if unsets:
-            statements.append((self._sql_unset, (sid, unsets)))
+                vals.append(value)
+        params = {"sid": sid, "ttl": int(ttl), "keys": keys, "vals": vals, "unsets": unsets}
         now = time.monotonic()
-        if now >= self._next_sweep:
-            self._next_sweep = now + SWEEP_INTERVAL
-            statements.append((self._sql_sweep, ()))
-        if len(statements) == 1:
+        if now < self._next_sweep:
             self._run("save a session", self._execute, self._sql_save, params)
-        else:
-            self._run("save a session", self._transaction, statements)
+            return
+        self._next_sweep = now + SWEEP_INTERVAL
+        statements = [(self._sql_save, params), (self._sql_sweep, ())]
+        self._run("save a session", self._pipeline, statements)
 
     def delete(self, sid: str) -> None:
-        # Two statements in one transaction (one round trip): the second
-        # starts after the first has waited for a save in progress, so it
-        # also removes the keys that save wrote.
-        statements = [(self._sql_delete, (sid,)), (self._sql_delete_data, (sid,))]
-        self._run("delete a session", self._transaction, statements)
+        self._run("delete a session", self._execute, self._sql_delete, (sid,))
 
     def touch(self, sid: str, ttl: int) -> None:
         # Only a live record is extended; a missing one is not created.
@@ -297,10 +255,8 @@ class PostgreSQLStore:
     # -- maintenance -------------------------------------------------------
 
     def cleanup(self) -> int:
-        """Remove every expired session now (and keys a delete racing a save
-        left without a session); return how many sessions were removed."""
-        statements = [(self._sql_sweep_all, ()), (self._sql_orphans, ())]
-        return self._run("remove expired sessions", self._transaction, statements)
+        """Remove every expired session now; return how many were removed."""
+        return self._run("remove expired sessions", self._execute, self._sql_sweep_all, ())
 
     def close(self) -> None:
         """Close this process's idle connections (a given pool is not closed;
@@ -317,17 +273,11 @@ class PostgreSQLStore:
     def _execute(self, conn: psycopg.Connection[Any], sql: str, params: Any) -> int:
         return conn.execute(sql, params).rowcount
 
-    def _transaction(self, conn: psycopg.Connection[Any], statements: list[tuple[str, Any]]) -> int:
-        """Run ``statements`` in one transaction, queued in one pipeline (one
-        round trip); return the first statement's single value, if any."""
+    def _pipeline(self, conn: psycopg.Connection[Any], statements: list[tuple[str, Any]]) -> None:
+        """Run ``statements`` queued in one pipeline: one round trip."""
         with conn.pipeline():
-            conn.execute("BEGIN")
-            first = conn.execute(*statements[0])
-            for sql, params in statements[1:]:
+            for sql, params in statements:
                 conn.execute(sql, params)
-            conn.execute("COMMIT")
-        row = first.fetchone() if first.description else None
-        return int(row[0]) if row else 0
 
     def _run(self, action: str, work: Callable[..., _T], *args: Any) -> _T:
         for attempt in (1, 2):
@@ -360,20 +310,16 @@ class PostgreSQLStore:
             yield conn
 
     def _create_schema(self, conn: psycopg.Connection[Any]) -> None:
-        t = self.table
-        exists = conn.execute(
-            "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
-            (t, t + "_data"),
-        ).fetchone()
-        if not (exists and exists[0]):
+        found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (self.table,)).fetchone()
+        if not (found and found[0]):
             with conn.transaction():
                 # Workers starting together: one creates, the others wait.
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t,))
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table,))
                 for statement in self._schema.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                    conn.execute(statement)
         self._schema_ready = True
 
 
-def _key(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogatepass")
+def _record(keys: list[bytes], vals: list[bytes]) -> dict[str, bytes] | None:
+    """A stored row as a record; a row with no keys left is no record."""
+    return {k.decode("utf-8", "surrogatepass"): v for k, v in zip(keys, vals, strict=True)} or None

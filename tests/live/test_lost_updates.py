@@ -34,6 +34,9 @@ def server(request, tmp_path):
         env = {
             "SW_TEST_POSTGRESQL": request.getfixturevalue("postgresql_server").url,
             "SW_TEST_TABLE": request.getfixturevalue("pg_table"),
+            # Each worker connects (password auth) before serving, so that no
+            # timed request pays for it.
+            "SW_TEST_WARM": "1",
         }
     if request.param == "redis":
         redis_server = request.getfixturevalue("redis_server")

@@ -22,14 +22,15 @@ pytest.importorskip("psycopg")
 LIVE = Path(__file__).resolve().parent
 
 
-def serve(tmp_path, url, table, *args):
+def serve(tmp_path, url, table, *args, warm=False):
     env = {"SW_TEST_STORE": "postgresql", "SW_TEST_POSTGRESQL": url, "SW_TEST_TABLE": table}
-    env["SW_TEST_WARM"] = "1"
+    if warm:  # the store is used at import (a worker booting later needs the database)
+        env["SW_TEST_WARM"] = "1"
     return Gunicorn("apps:app", workers=3, env=env, pythonpath=[LIVE], log_dir=tmp_path, args=args)
 
 
 def test_preloaded_store_is_not_shared_across_fork(tmp_path, postgresql_server, pg_table):
-    with serve(tmp_path, postgresql_server.url, pg_table, "--preload") as server:
+    with serve(tmp_path, postgresql_server.url, pg_table, "--preload", warm=True) as server:
         wanted, stored, _ = put_keys(server.url)
         assert stored == wanted, f"lost keys: {sorted(wanted - stored)}"
         # A connection shared across the fork would interleave the workers'
