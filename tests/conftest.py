@@ -77,11 +77,12 @@ def pg_table():
 # -- Stores -----------------------------------------------------------------
 
 
-@pytest.fixture(params=["cookie", "memory", "sqlite", "redis"])
+@pytest.fixture(params=["cookie", "memory", "sqlite", "redis", "postgresql"])
 def any_store(request, tmp_path):
     """Each store in turn, for tests of code above the stores: ``None`` (the
-    default cookie store), a MemoryStore, an SQLiteStore in ``tmp_path`` and a
-    RedisStore on ``redis_server`` with a unique prefix."""
+    default cookie store), a MemoryStore, an SQLiteStore in ``tmp_path``, a
+    RedisStore on ``redis_server`` with a unique prefix and a PostgreSQLStore
+    on ``postgresql_server`` with a table of its own."""
     from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
 
     kind = request.param
@@ -92,6 +93,12 @@ def any_store(request, tmp_path):
         instance = MemoryStore()
     elif kind == "sqlite":
         instance = SQLiteStore(str(tmp_path / "sessions.db"))
+    elif kind == "postgresql":
+        pytest.importorskip("psycopg")
+        from sessionware.stores import PostgreSQLStore
+
+        server = request.getfixturevalue("postgresql_server")
+        instance = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
     else:
         server = request.getfixturevalue("redis_server")
         instance = RedisStore(server.url, prefix=request.getfixturevalue("redis_prefix"))
