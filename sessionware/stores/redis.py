@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import _url
-from sessionware.stores._redis_scripts import LOAD_REFRESHING, SAVE
+from sessionware.stores._redis import LOAD_REFRESHING, SAVE, connect
 from sessionware.stores.base import Refresh
 
 if TYPE_CHECKING:
@@ -135,69 +135,21 @@ class RedisStore:
     def _connect(
         self, parsed: _url.StoreURL, client_kwargs: dict[str, Any]
     ) -> redis.Redis | redis.cluster.RedisCluster:
-        import redis
-        import redis.backoff
-        import redis.cluster
         import redis.exceptions
-        import redis.retry
-        import redis.sentinel
 
-        # WAIT is bounded by the timeout: the socket must outlast it.
-        socket_timeout = self.timeout + 1.0 if self.wait_replicas else self.timeout
-        kwargs: dict[str, Any] = {
-            "socket_timeout": socket_timeout,
-            "socket_connect_timeout": self.timeout,
-            "username": parsed.username,
-            "password": parsed.password,
-        }
-        tls = parsed.scheme.startswith("rediss")
-        retry = redis.retry.Retry(redis.backoff.NoBackoff(), 1, (redis.exceptions.ConnectionError,))
-        host, port = parsed.hosts[0] if parsed.hosts else ("", None)
-        if parsed.scheme in ("redis+cluster", "rediss+cluster"):
-            kwargs["ssl"] = tls
-            kwargs.update(client_kwargs)
-            self._where = f"cluster {host}:{port}"
-            try:
-                # The cluster client reads the slot map now, so a cluster
-                # that is down fails here, loudly.
-                return redis.cluster.RedisCluster(host=host, port=port or 6379, **kwargs)
-            except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
-                raise StoreError(
-                    f"{self!r} could not reach the cluster: {self._scrub(exc)}", store=self
-                ) from _url.scrubbed(exc, self._password)
-        kwargs["retry"] = retry
-        if parsed.scheme in ("redis+sentinel", "rediss+sentinel"):
-            sentinels = [(h, p) for h, p in parsed.hosts]
-            self._sentinel = f"{parsed.service}@" + ",".join(f"{h}:{p}" for h, p in sentinels)
-            sentinel_kwargs: dict[str, Any] = {
-                "socket_timeout": self.timeout,
-                "socket_connect_timeout": self.timeout,
-                # No retries with backoff per sentinel (redis-py's default):
-                # the next sentinel is asked at once instead.
-                "retry": redis.retry.Retry(redis.backoff.NoBackoff(), 0),
-            }
-            if tls:
-                sentinel_kwargs["ssl"] = True
-                kwargs["connection_class"] = redis.sentinel.SentinelManagedSSLConnection
-            kwargs.update(client_kwargs)
-            sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-                sentinels, sentinel_kwargs=sentinel_kwargs
-            )
-            return cast(
-                "redis.Redis",
-                sentinel.master_for(  # type: ignore[no-untyped-call]
-                    parsed.service, db=parsed.database, **kwargs
-                ),
-            )
-        kwargs["db"] = parsed.database
-        if parsed.scheme == "unix":
-            kwargs.update(path=parsed.path, connection_class=redis.UnixDomainSocketConnection)
-        else:
-            kwargs.update(host=host, port=port)
-            kwargs["connection_class"] = redis.SSLConnection if tls else redis.Connection
-        kwargs.update(client_kwargs)
-        # from_pool: the client owns the pool, so close() disconnects it.
-        return redis.Redis.from_pool(redis.ConnectionPool(**kwargs))
+        if "sentinel" in parsed.scheme:
+            hosts = ",".join(f"{host}:{port}" for host, port in parsed.hosts)
+            self._sentinel = f"{parsed.service}@{hosts}"
+        elif "cluster" in parsed.scheme:
+            self._where = "cluster {}:{}".format(*parsed.hosts[0])
+        try:
+            # A cluster client reads the slot map now, so a cluster that is
+            # down fails here, loudly.
+            return connect(parsed, self.timeout, self.wait_replicas, client_kwargs)
+        except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
+            raise StoreError(
+                f"{self!r} could not reach the cluster: {self._scrub(exc)}", store=self
+            ) from _url.scrubbed(exc, self._password)
 
     def __repr__(self) -> str:
         return f"RedisStore({self._where})"

@@ -140,11 +140,11 @@ def test_clear_wins_over_racing_writes(server):
 
     def put(key):
         response = requests.get(
-            url + f"/put?key={key}&delay=0.6", cookies={"session": cookie}, timeout=30
+            url + f"/put?key={key}&delay=1.5", cookies={"session": cookie}, timeout=30
         )
         results[key] = (time.monotonic(), response.status_code, response.json())
 
-    # Two puts load the session, then sleep 0.6 s before saving;
+    # Two puts load the session, then sleep 1.5 s (room for a slow clear on a busy machine) before saving;
     # the clear is answered while they sleep; their saves arrive after it.
     puts = [threading.Thread(target=put, args=(f"late{i}",)) for i in range(2)]
     for thread in puts:
