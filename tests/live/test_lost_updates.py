@@ -144,8 +144,9 @@ def test_clear_wins_over_racing_writes(server):
         )
         results[key] = (time.monotonic(), response.status_code, response.json())
 
-    # Two puts load the session, then sleep 1.5 s (room for a slow clear on a busy machine) before saving;
-    # the clear is answered while they sleep; their saves arrive after it.
+    # Two puts load the session, then sleep 1.5 s before saving (room for a
+    # slow clear on a busy machine); the clear is answered while they sleep;
+    # their saves arrive after it.
     puts = [threading.Thread(target=put, args=(f"late{i}",)) for i in range(2)]
     for thread in puts:
         thread.start()
