@@ -234,7 +234,10 @@ def parse(url: str) -> StoreURL:
         raise ConfigurationError(f"a store URL must be a str, not {type(url).__name__}")
     shown = redact(url)
     if "://" not in url:
-        raise _fail(shown, f"no scheme; use one of {', '.join(s + '://' for s in SCHEMES)}")
+        raise ConfigurationError(
+            f"store URL {shown!r} has no scheme; use one of "
+            + ", ".join(s + "://" for s in SCHEMES)
+        )
     if any(ord(c) < 33 or ord(c) == 127 for c in url):
         raise _fail(shown, "contains whitespace or control characters")
     try:

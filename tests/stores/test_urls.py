@@ -22,7 +22,7 @@ PASSWORD = "Hunter2-secret"
 # of these fails while parsing. "PW" is replaced by a password, or by nothing.
 BAD_URLS = [
     ("ftp://h/x", ["unknown store URL scheme 'ftp'"]),
-    ("sessions.db", ["no scheme"]),
+    ("sessions.db", ["has no scheme"]),
     ("redis://:PW@h:6379/0?prefx=a", ["unknown option 'prefx'", "prefix"]),
     ("redis://:PW@h:6379/0?socket_timeout=2", ["unknown option 'socket_timeout'"]),
     ("redis://:PW@h:6379/0?table=t", ["option 'table'", "sqlite://", "postgresql://"]),
