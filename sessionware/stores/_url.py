@@ -20,7 +20,7 @@ from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from sessionware.errors import ConfigurationError
 
-__all__ = ["StoreURL", "parse", "pick", "redact", "scrub", "scrubbed"]
+__all__ = ["StoreURL", "count", "parse", "pick", "redact", "scrub", "scrubbed", "seconds"]
 
 #: A table name: a plain SQL identifier, optionally ``schema.table``.
 TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
@@ -168,6 +168,22 @@ def pick(store: str, name: str, given: Any, options: dict[str, Any], default: An
             f"{store} {name} is given both as an argument and in the URL; give it once"
         )
     return given if given is not None else options.get(name, default)
+
+
+def seconds(store: str, value: Any) -> float:
+    """A ``timeout`` argument, checked: a positive, finite int or float."""
+    if type(value) not in (int, float) or not (math.isfinite(value) and value > 0):
+        raise ConfigurationError(
+            f"{store} timeout must be a positive number of seconds, not {value!r}"
+        )
+    return float(value)
+
+
+def count(store: str, name: str, value: Any) -> int:
+    """A count argument (``wait_replicas``), checked: an int >= 0."""
+    if type(value) is not int or value < 0:
+        raise ConfigurationError(f"{store} {name} must be an int >= 0, not {value!r}")
+    return value
 
 
 def _fail(shown: str, problem: str) -> ConfigurationError:

@@ -132,10 +132,8 @@ class PostgreSQLStore:
                 f"PostgreSQLStore table {table!r} is not a plain identifier "
                 "(letters, digits, '_'; optionally schema.table)"
             )
-        if not (isinstance(timeout, int | float) and timeout > 0):
-            raise ConfigurationError(f"timeout must be a positive number, not {timeout!r}")
         self.table = table
-        self.timeout = float(timeout)
+        self.timeout = _url.seconds("PostgreSQLStore", timeout)
         if isinstance(url_or_pool, str):
             conninfo = self._conninfo(parsed, connect_kwargs)
             self._where = describe(psycopg, conninfo)

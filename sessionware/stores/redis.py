@@ -99,14 +99,16 @@ class RedisStore:
             self._password = parsed.password
             options = parsed.options
         self.prefix = _url.pick("RedisStore", "prefix", prefix, options, "sessionware:")
-        self.wait_replicas = _url.pick("RedisStore", "wait_replicas", wait_replicas, options, 0)
-        self.timeout = float(_url.pick("RedisStore", "timeout", timeout, options, DEFAULT_TIMEOUT))
-        if type(self.wait_replicas) is not int or self.wait_replicas < 0:
-            raise ConfigurationError(f"wait_replicas must be an int >= 0, not {wait_replicas!r}")
-        if not self.timeout > 0:
-            raise ConfigurationError(
-                f"timeout must be a positive number of seconds, not {timeout!r}"
-            )
+        if not isinstance(self.prefix, str):
+            raise ConfigurationError(f"RedisStore prefix must be a str, not {self.prefix!r}")
+        self.wait_replicas = _url.count(
+            "RedisStore",
+            "wait_replicas",
+            _url.pick("RedisStore", "wait_replicas", wait_replicas, options, 0),
+        )
+        self.timeout = _url.seconds(
+            "RedisStore", _url.pick("RedisStore", "timeout", timeout, options, DEFAULT_TIMEOUT)
+        )
         if isinstance(url_or_client, str):
             client = self._connect(parsed, client_kwargs)
         elif isinstance(url_or_client, redis.Redis | redis.cluster.RedisCluster):

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Final
 
 from sessionware.errors import ConfigurationError, StoreError
+from sessionware.stores import _url
 
 __all__ = ["SQLiteStore"]
 
@@ -63,14 +64,14 @@ class SQLiteStore:
         table: str = "sessionware_sessions",
         timeout: float = 5.0,
     ) -> None:
-        if not _TABLE_NAME.fullmatch(table):
+        if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ConfigurationError(
                 f"SQLiteStore table name {table!r} is not a plain identifier; "
                 "use letters, digits and '_'"
             )
         self.path = os.fspath(path)
         self.table = table
-        self.timeout = timeout
+        self.timeout = _url.seconds("SQLiteStore", timeout)
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()

@@ -175,3 +175,48 @@ def test_good_urls_parse(url, expected):
 )
 def test_redact(url, shown):
     assert redact(url) == shown
+
+
+def _postgresql(**kwargs):
+    pytest.importorskip("psycopg")
+    from sessionware.stores.postgresql import PostgreSQLStore
+
+    return PostgreSQLStore("postgresql://u@h/db", **kwargs)
+
+
+def _redis(**kwargs):
+    pytest.importorskip("redis")
+    from sessionware.stores.redis import RedisStore
+
+    return RedisStore("redis://h:6379/0", **kwargs)
+
+
+def _sqlite(**kwargs):
+    return SQLiteStore("never-created.db", **kwargs)
+
+
+WRONG_ARGUMENTS = [
+    (_sqlite, {"timeout": "10"}, "SQLiteStore timeout"),
+    (_sqlite, {"timeout": True}, "SQLiteStore timeout"),
+    (_sqlite, {"timeout": float("inf")}, "SQLiteStore timeout"),
+    (_sqlite, {"table": 3}, "table name 3"),
+    (_redis, {"timeout": "soon"}, "RedisStore timeout"),
+    (_redis, {"timeout": -1}, "RedisStore timeout"),
+    (_redis, {"wait_replicas": True}, "RedisStore wait_replicas"),
+    (_redis, {"wait_replicas": 1.0}, "RedisStore wait_replicas"),
+    (_redis, {"prefix": b"x"}, "RedisStore prefix"),
+    (_postgresql, {"timeout": "5"}, "PostgreSQLStore timeout"),
+    (_postgresql, {"table": 7}, "table 7"),
+]
+
+
+@pytest.mark.parametrize(
+    "build, kwargs, words",
+    WRONG_ARGUMENTS,
+    ids=[f"{b.__name__}-{k}" for b, k, _ in WRONG_ARGUMENTS],
+)
+def test_wrong_typed_arguments_are_refused(build, kwargs, words, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigurationError, match=words):
+        build(**kwargs)
+    assert os.listdir(tmp_path) == []
