@@ -20,6 +20,7 @@ from uuid import UUID
 
 from werkzeug.http import parse_cookie
 
+from sessionware import __version__
 from sessionware._backends.base import FLAG_PERMANENT
 from sessionware._backends.cookie import read_cookie
 from sessionware._codec import DecodeError
@@ -230,10 +231,19 @@ def _demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     store = args.store or os.environ.get("SESSIONWARE_STORE") or "cookie://"
-    app = make_app(secret_key, store, cookie_samesite=args.cookie_samesite)
+    app = make_app(
+        secret_key,
+        store,
+        cookie_samesite=args.cookie_samesite,
+        cookie_secure=args.cookie_secure,
+    )
     # SIGTERM stops the server like Ctrl+C: sockets closed, exit status 0.
     signal.signal(signal.SIGTERM, _interrupt)
-    print(f"sessionware demo on http://{args.host}:{args.port}/ (store {store})", flush=True)
+    print(
+        f"sessionware demo on http://{args.host}:{args.port}/ (store {app.store!r}); "
+        "Ctrl+C stops it",
+        flush=True,
+    )
     run_simple(args.host, args.port, app, threaded=True)
     return 0
 
@@ -256,6 +266,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sessionware", description="sessionware: Flask's session API for every WSGI app."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser(
@@ -274,7 +285,16 @@ def _parser() -> argparse.ArgumentParser:
         help="default: $SESSIONWARE_SECRET_KEY, else a random key",
     )
     demo.add_argument(
-        "--cookie-samesite", type=_samesite, default="Lax", metavar="{Lax,Strict,None}"
+        "--cookie-samesite",
+        type=_samesite,
+        default="Lax",
+        metavar="{Lax,Strict,None}",
+        help="the cookie's SameSite attribute (default: %(default)s); None needs --cookie-secure",
+    )
+    demo.add_argument(
+        "--cookie-secure",
+        action="store_true",
+        help="mark the cookie Secure: browsers then send it over HTTPS (and to localhost) only",
     )
     demo.set_defaults(func=_demo)
 
@@ -330,7 +350,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Bad arguments exit with status 2 (argparse); a store or configuration
     error or an undecodable cookie prints the reason and returns 1.
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo" and args.cookie_samesite == "None" and not args.cookie_secure:
+        # Browsers drop a SameSite=None cookie that is not Secure.
+        parser.error("--cookie-samesite None needs --cookie-secure (browsers require Secure)")
     try:
         status: int = args.func(args)
     except _Fail as exc:

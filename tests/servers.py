@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,13 +21,38 @@ from pathlib import Path
 
 import pytest
 
+#: The Debian packages that provide each binary the tests run, named in the
+#: skip message. Binaries not listed come with the test extra (pip).
+DEBIAN_PACKAGES = {
+    "redis-server": "redis-server",
+    "redis-cli": "redis-tools",
+    "redis-sentinel": "redis-sentinel",
+    "chromium": "chromium chromium-driver",
+    "chromedriver": "chromium chromium-driver",
+    "initdb": "postgresql",
+    "pg_ctl": "postgresql",
+    "postgres": "postgresql",
+    "setpriv": "util-linux",
+}
 
-def require_binary(name):
+
+def require_binary(name, package=None):
     """Return the path of executable ``name``; skip the test when it is
-    missing, except on CI (``CI`` set), where a missing binary fails it."""
-    path = shutil.which(name)
+    missing, except on CI (``CI`` set), where a missing binary fails it.
+
+    The directory of the running interpreter is searched first, so a
+    virtualenv's own scripts (gunicorn) are found without activating it.
+    ``package`` names what to install (default: :data:`DEBIAN_PACKAGES`).
+    """
+    path = shutil.which(name, path=os.path.dirname(sys.executable)) or shutil.which(name)
     if path is None:
-        reason = f"{name} is not installed (not on PATH)"
+        package = package or DEBIAN_PACKAGES.get(name)
+        fix = (
+            f"apt-get install --no-install-recommends {package}"
+            if package
+            else 'pip install -e ".[test]"'
+        )
+        reason = f"{name} is not installed (not on PATH); install it: {fix}"
         if os.environ.get("CI"):
             pytest.fail(f"{reason}; CI is set, so this is a failure, not a skip")
         pytest.skip(reason)
@@ -389,7 +415,10 @@ def postgres_binaries():
     )
     if candidates:
         return candidates[-1].parent
-    reason = "PostgreSQL is not installed (Debian package: postgresql; no initdb found)"
+    reason = (
+        "initdb is not installed (not on PATH or in /usr/lib/postgresql/*/bin); install it: "
+        f"apt-get install --no-install-recommends {DEBIAN_PACKAGES['initdb']}"
+    )
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI is set, so this is a failure, not a skip")
     pytest.skip(reason)

@@ -121,7 +121,7 @@ class ServerBackend(BaseBackend):
             )
             state.refreshed = refreshed and permanent  # the store extended the TTL
             return data, state
-        state = ServerState(True, None, False, now, now, False, {})
+        state = ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
         state.refreshed = False
         return {}, state
 
