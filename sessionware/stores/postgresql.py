@@ -3,6 +3,7 @@ call, one connection pool per process."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -70,8 +71,9 @@ class PostgreSQLStore:
     synchronously when it needs one, so the first request after the database
     comes back succeeds; a connection found broken (the server restarted) is
     replaced and the call retried once. A given ``psycopg_pool.ConnectionPool``
-    is used as is (its connections are switched to autocommit); it must be
-    created in the process that uses it. Every failure is a
+    is used as is (its connections are switched to autocommit) in the first
+    process that uses it; used again after a fork, it raises
+    :class:`~sessionware.StoreError` rather than share connections. Every failure is a
     :class:`~sessionware.StoreError` naming host:port/database, never the
     password.
 
@@ -109,6 +111,7 @@ class PostgreSQLStore:
         self._password: str | None = None
         self._pool: Pool | None = None
         self._given: Any = None
+        self._given_pid: int | None = None
         options: dict[str, Any] = {}
         if isinstance(url_or_pool, str):
             parsed = _url.parse(url_or_pool)
@@ -302,6 +305,18 @@ class PostgreSQLStore:
             with self._pool.connection() as conn:
                 yield conn
             return
+        # A pool's connections and threads must not cross a fork: a pool that
+        # served another process (gunicorn's master, before the fork) is
+        # refused loudly here instead of sharing its connections.
+        if self._given_pid is None:
+            self._given_pid = os.getpid()
+        elif self._given_pid != os.getpid():
+            raise StoreError(
+                f"{self!r}: the psycopg_pool.ConnectionPool it was given was used in "
+                f"process {self._given_pid} before a fork; give a postgresql:// URL "
+                "(connections per process) or create the pool in each worker",
+                store=self,
+            )
         with self._given.connection(timeout=self.timeout) as conn:
             if not conn.autocommit:
                 conn.autocommit = True  # one statement, one round trip: no BEGIN/COMMIT

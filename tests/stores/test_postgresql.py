@@ -326,3 +326,26 @@ def test_missing_psycopg(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg", None)
     with pytest.raises(ConfigurationError, match=r'pip install "sessionware\[postgresql\]"'):
         PostgreSQLStore("postgresql://h/db")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_given_pool_used_before_a_fork_is_refused_after_it(postgresql_server, pg_table):
+    psycopg_pool = pytest.importorskip("psycopg_pool")
+    pool = psycopg_pool.ConnectionPool(postgresql_server.url, min_size=1, open=True)
+    try:
+        store = PostgreSQLStore(pool, table=pg_table)
+        store.save("s", {"a": b"1"}, 60)
+        pid = fork()
+        if pid == 0:
+            code = 1
+            try:
+                with pytest.raises(StoreError, match="before a fork"):
+                    store.load("s")
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert store.load("s") == {"a": b"1"}  # the parent carries on
+    finally:
+        pool.close()
