@@ -30,17 +30,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
-from _common import SECRET, TESTS, machine_lines, table, verdict  # noqa: E402
-from bench_requests import (  # noqa: E402
-    Contender,
-    Timer,
-    flask_app,
-    flask_sessionware,
-    run_requests,
-    warnings_off,
-)
-
-from sessionware import SessionMiddleware  # noqa: E402
+from _common import TESTS, machine_lines, table, verdict  # noqa: E402
+from bench_requests import warnings_off  # noqa: E402
+from harness import Contender, Timer, run_requests  # noqa: E402
+from scenarios import sessionware  # noqa: E402
+from scenarios.flask import flask_app  # noqa: E402
 
 SCENARIOS = {"read": "(b) read-only", "modify": "(c) read + modify + save", "new": "(d) new"}
 SW = "Flask + sessionware PostgreSQLStore"
@@ -68,25 +62,17 @@ def flask_session_sqlalchemy(url: str, refresh: bool) -> Callable[[Any], None]:
 
 def contenders(url: str) -> tuple[list[Contender], list[Any]]:
     """Every contender on the database at ``url`` (and what to close after)."""
-    from bench_requests import wsgi_apps
-
     from sessionware.stores import PostgreSQLStore
 
     sw_store = PostgreSQLStore(url, table=f"sw_{uuid.uuid4().hex[:8]}")
     bare_store = PostgreSQLStore(url, table=f"sw_{uuid.uuid4().hex[:8]}")
-    configure = flask_sessionware(sw_store)
-    assert configure is not None
+    under_flask = sessionware.under_flask(SW, sw_store)
+    assert under_flask is not None
     built = [
-        Contender.of_flask(SW, flask_app(configure)),
+        under_flask,
         Contender.of_flask(FS, flask_app(flask_session_sqlalchemy(url, True))),
         Contender.of_flask(FS_NO_REFRESH, flask_app(flask_session_sqlalchemy(url, False))),
-        Contender(
-            BARE,
-            {
-                s: SessionMiddleware(app, SECRET, store=bare_store)
-                for s, app in wsgi_apps("session").items()
-            },
-        ),
+        sessionware.bare(BARE, bare_store),
     ]
     return built, [sw_store, bare_store]
 
