@@ -3,9 +3,9 @@ the owner index on server-store saves, each against the same store without it.
 
 Run: ``python benchmarks/bench_control.py [--quick] [--markdown]``
 
-In-process, as ``bench_requests.py`` (whose request driver and timer this
-uses): every app is the same small WSGI app, only the session setup
-differs. Times are µs per request, best / median of R repeats taken
+In-process, with the harness of ``bench_requests.py`` (its request driver,
+timer and round-trip counter): every app is the same small WSGI app, only
+the session setup differs. Times are µs per request, best / median of R repeats taken
 round-robin; **round trips** are Redis commands or pipelines per request,
 counted client-side over 50 requests (see benchmarks/README.md).
 
@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import SECRET, SEED, TESTS, machine_lines, table  # noqa: E402
-from bench_requests import (  # noqa: E402
+from harness import (  # noqa: E402
     Timer,
     count_round_trips,
     first_cookie,

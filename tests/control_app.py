@@ -68,6 +68,11 @@ def make_app(store, revocation=None, **options):
     return middleware
 
 
+def revocation_store(middleware):
+    """The store behind a middleware's ``revocation=``."""
+    return middleware.control.revocations.store
+
+
 def _from_environment():
     store = os.environ.get("SW_CONTROL_STORE")
     if not store:

@@ -25,13 +25,19 @@ from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
 NAMES = itertools.count()
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgresql"])
 def store(request, tmp_path):
     kind = request.param
     if kind == "memory":
         instance = MemoryStore()
     elif kind == "sqlite":
         instance = SQLiteStore(tmp_path / "sessions.db")
+    elif kind == "postgresql":
+        pytest.importorskip("psycopg")
+        from sessionware.stores import PostgreSQLStore
+
+        server = request.getfixturevalue("postgresql_server")
+        instance = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
     else:
         server = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
         instance = RedisStore(server.url, prefix=request.getfixturevalue("redis_prefix"))

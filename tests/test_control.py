@@ -15,10 +15,10 @@ from control_app import make_app
 from helpers import SECRET, cookie_value, make_client
 from sessionware import ConfigurationError, SessionMiddleware
 from sessionware.control import SessionInfo
-from sessionware.stores import MemoryStore, OwnerIndex, RedisStore, SQLiteStore
+from sessionware.stores import MemoryStore, OwnerIndex, PostgreSQLStore, RedisStore, SQLiteStore
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgresql"])
 def server_store(request, tmp_path):
     kind = request.param
     if kind == "memory":
@@ -26,6 +26,9 @@ def server_store(request, tmp_path):
         return
     if kind == "sqlite":
         store = SQLiteStore(tmp_path / "sessions.db")
+    elif kind == "postgresql":
+        server = request.getfixturevalue("postgresql_server")
+        store = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
     else:
         server = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
         store = RedisStore(server.url, prefix=f"test:{uuid.uuid4().hex}:")
@@ -308,11 +311,11 @@ def test_the_owner_index_costs_one_call_on_the_save_that_sets_the_owner(server_s
 
 
 @pytest.mark.slow
-def test_sliding_refresh_never_outlives_the_index(tmp_path):
+def test_sliding_refresh_never_outlives_the_index(tmp_path, closing):
     # permanent_lifetime of 2 s, refreshed every 0.5 s for 5 s: the record
     # lives on through several epochs, and is listed at every moment; the
     # index is written again once per epoch, not per request.
-    store = Counting(SQLiteStore(tmp_path / "sessions.db"))
+    store = Counting(closing(SQLiteStore(tmp_path / "sessions.db")))
     mw = make_app(store, permanent_lifetime=2)
     client = browser(mw)
     sid = get(client, "/login?owner=mia&permanent=1")["sid"]

@@ -9,7 +9,7 @@ import pytest
 from freezegun import freeze_time
 from werkzeug.test import Client
 
-from control_app import SECRET, make_app
+from control_app import SECRET, make_app, revocation_store
 from helpers import cookie_value
 from sessionware.audit import MAX_OWNER_CHARS
 from sessionware.stores import MemoryStore
@@ -79,8 +79,11 @@ def test_revoked_and_rejected_events(audit_records):
     assert_clean(records, sid, cookie)
 
 
-def test_expired_and_revoked_cookies_are_rejected_with_their_reason(audit_records, tmp_path):
+def test_expired_and_revoked_cookies_are_rejected_with_their_reason(
+    audit_records, tmp_path, closing
+):
     mw = make_app(None, revocation=f"sqlite:///{tmp_path}/revoked.db", permanent_lifetime=60)
+    closing(revocation_store(mw))
     with freeze_time(datetime.now(UTC) - timedelta(hours=1)):
         old = cookie_value(Client(mw).get("/login?owner=carol"))
     client = Client(mw)

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from werkzeug.test import Client
 
-from control_app import make_app
+from control_app import make_app, revocation_store
 from helpers import cookie_value
 from servers import RedisServer
 
@@ -38,17 +38,21 @@ def lines(result):
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgresql"])
 def store_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/sessions.db"
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgresql_server")
+        return f"{server.url}?table={request.getfixturevalue('pg_table')}"
     # The default prefix on the shared server: owners are unique per test.
     return request.getfixturevalue("redis_server").url
 
 
-def test_list_and_revoke_by_owner_and_sid(store_url):
+def test_list_and_revoke_by_owner_and_sid(store_url, request):
     owner = "alice\n" + uuid.uuid4().hex  # a line break stays inside its JSON line
     mw = make_app(store_url)
+    request.addfinalizer(mw.store.close)  # its connections, before GC finds them
     clients = [Client(mw) for _ in range(3)]
     sids = [c.get("/login", query_string={"owner": owner}).json["sid"] for c in clients]
 
@@ -75,9 +79,10 @@ def test_list_and_revoke_by_owner_and_sid(store_url):
     assert lines(run("sessions", "--store", store_url, "--owner", "nobody" + owner)) == []
 
 
-def test_cookie_sessions_are_revoked_through_the_revocation_store(tmp_path):
+def test_cookie_sessions_are_revoked_through_the_revocation_store(tmp_path, closing):
     revocation = f"sqlite:///{tmp_path}/revoked.db"
     mw = make_app(None, revocation)
+    closing(revocation_store(mw))
     client = Client(mw)
     sid = client.get("/login?owner=bob").json["sid"]
     cookie = cookie_value(client.get("/me")) or client.get_cookie("session").value
@@ -85,6 +90,7 @@ def test_cookie_sessions_are_revoked_through_the_revocation_store(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "refused from now on" in result.stdout
     other = make_app(None, revocation)  # a fresh worker: nothing cached
+    closing(revocation_store(other))
     replay = Client(other, use_cookies=False)
     assert replay.get("/me", headers={"Cookie": f"session={cookie}"}).json["new"] is True
 

@@ -5,6 +5,7 @@ and ``sessions``/``revoke``/``revoke_owner`` on the extension object and on
 import flask
 import pytest
 
+from control_app import revocation_store
 from sessionware.flask import Sessionware
 from sessionware.stores import MemoryStore
 
@@ -48,8 +49,9 @@ def test_the_extension_object_and_app_extensions_list_and_revoke():
     assert app.extensions["sessionware"].revoke_owner("ann") == 0
 
 
-def test_cookie_store_revocation_through_the_extension(tmp_path):
+def test_cookie_store_revocation_through_the_extension(tmp_path, closing):
     app, ext = make(revocation=f"sqlite:///{tmp_path}/revoked.db")
+    closing(revocation_store(app.extensions["sessionware"]))
     browsers = [app.test_client() for _ in range(2)]
     for b in browsers:
         b.get("/login/bea")

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from sessionware.stores import MemoryStore, OwnerIndex, Store
+from sessionware.stores import MemoryStore, OwnerIndex, PostgreSQLStore, Store
 from sessionware.stores.base import load_many
 from sessionware.stores.redis import RedisStore
 from sessionware.stores.sqlite import SQLiteStore
@@ -25,7 +25,7 @@ OWNERS = [
 ]
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgresql"])
 def store(request, tmp_path):
     kind = request.param
     if kind == "memory":
@@ -33,6 +33,9 @@ def store(request, tmp_path):
         return
     if kind == "sqlite":
         instance = SQLiteStore(tmp_path / "sessions.db")
+    elif kind == "postgresql":
+        server = request.getfixturevalue("postgresql_server")
+        instance = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
     else:
         server = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
         instance = RedisStore(server.url, prefix=f"test:{uuid.uuid4().hex}:")
@@ -152,6 +155,14 @@ def index_size(store, owner):
             return conn.execute(
                 f"SELECT COUNT(*) FROM {table} WHERE owner = ?", (owner,)
             ).fetchone()[0]
+    if isinstance(store, PostgreSQLStore):
+        table = store._owners_table()
+        return store._run(
+            "count",
+            lambda conn: conn.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE owner = %s", (owner.encode(),)
+            ).fetchone()[0],
+        )
     return store._client.zcard(store._owner_key(owner))
 
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.test import Client
 
-from control_app import make_app
+from control_app import make_app, revocation_store
 from helpers import SECRET, cookie_value
 from sessionware import ConfigurationError, SessionMiddleware, StoreError
 from sessionware._revocation import CACHE_SECONDS
@@ -146,8 +146,8 @@ def test_revoke_a_single_cookie_session(revocation):
     assert get(client, "/me")["new"] is True
 
 
-def test_a_revocation_made_by_another_process_applies_within_the_cache_time(tmp_path):
-    revocation = SQLiteStore(tmp_path / "revoked.db")  # shared, as between workers
+def test_a_revocation_made_by_another_process_applies_within_the_cache_time(tmp_path, closing):
+    revocation = closing(SQLiteStore(tmp_path / "revoked.db"))  # shared, as between workers
     worker1 = make_app(None, revocation)
     worker2 = make_app(None, revocation)  # another worker, its own cache
     client = Client(worker1)
@@ -159,8 +159,8 @@ def test_a_revocation_made_by_another_process_applies_within_the_cache_time(tmp_
     assert get(Client(worker1), "/me", cookie)["new"] is True
 
 
-def test_one_round_trip_per_request_that_brings_a_cookie(tmp_path):
-    store = Counting(SQLiteStore(tmp_path / "revoked.db"))
+def test_one_round_trip_per_request_that_brings_a_cookie(tmp_path, closing):
+    store = Counting(closing(SQLiteStore(tmp_path / "revoked.db")))
     mw = make_app(None, store)
     client = Client(mw)
     get(client, "/login?owner=gina")
@@ -180,8 +180,8 @@ def test_one_round_trip_per_request_that_brings_a_cookie(tmp_path):
     assert store.calls == ["load_many"]
 
 
-def test_a_failing_revocation_store_fails_requests_that_bring_a_cookie(fresh_redis):
-    mw = make_app(None, RedisStore(fresh_redis.url))
+def test_a_failing_revocation_store_fails_requests_that_bring_a_cookie(fresh_redis, closing):
+    mw = make_app(None, closing(RedisStore(fresh_redis.url)))
     client = Client(mw)
     get(client, "/login?owner=ivy")
     fresh_redis.stop()
@@ -193,8 +193,8 @@ def test_a_failing_revocation_store_fails_requests_that_bring_a_cookie(fresh_red
     assert get(client, "/me")["owner"] == "ivy"  # back: no restart needed
 
 
-def test_entries_live_only_as_long_as_the_cookies_they_refuse(redis_server, redis_prefix):
-    store = RedisStore(redis_server.url, prefix=redis_prefix)
+def test_entries_live_only_as_long_as_the_cookies_they_refuse(redis_server, redis_prefix, closing):
+    store = closing(RedisStore(redis_server.url, prefix=redis_prefix))
     mw = make_app(None, store, permanent_lifetime=600)
     mw.revoke("some-sid")
     mw.revoke_owner("judy")
@@ -204,7 +204,7 @@ def test_entries_live_only_as_long_as_the_cookies_they_refuse(redis_server, redi
         assert 600 <= store._client.ttl(key) <= 600 + CACHE_SECONDS + 2
 
 
-def test_configuration_is_checked_at_construction(tmp_path):
+def test_configuration_is_checked_at_construction(tmp_path, closing):
     app = lambda environ, start_response: []  # noqa: E731
     with pytest.raises(ConfigurationError, match="cookie store only"):
         SessionMiddleware(app, SECRET, store=MemoryStore(), revocation=MemoryStore())
@@ -217,6 +217,7 @@ def test_configuration_is_checked_at_construction(tmp_path):
     with pytest.raises(ConfigurationError):
         SessionMiddleware(app, SECRET, revocation="nosuch://x")
     mw = SessionMiddleware(app, SECRET, revocation=f"sqlite:///{tmp_path}/r.db")
+    closing(revocation_store(mw))
     assert mw.revoke("x") is True
     plain = SessionMiddleware(app, SECRET)
     for call in (lambda: plain.revoke("x"), lambda: plain.revoke_owner("x")):

@@ -17,6 +17,7 @@ from sessionware._owners import index_owner
 from sessionware._signing import BadToken, KeyRing
 from sessionware._state import Headers, ServerState, new_sid
 from sessionware.audit import audit
+from sessionware.stores.base import Refresh
 
 if TYPE_CHECKING:
     from sessionware._config import Config
@@ -53,6 +54,10 @@ class ServerBackend(BaseBackend):
         super().__init__(config)
         self.store = store
         self.keys = KeyRing(config.secret_keys, "sessionware.sid")
+        # Optional store capability (stores/base.py, Refresh): a load that
+        # also applies a due refresh, so a read-only request of a permanent
+        # session is one round trip instead of a load and a touch.
+        self.load_refreshing = getattr(store, "load_refreshing", None)
 
     def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], ServerState]:
         now = int(time.time())
@@ -70,9 +75,20 @@ class ServerBackend(BaseBackend):
                 break
         if len(verified) == 1:  # the common case: one round trip, no batch
             sid, issued, index = verified[0]
-            loaded = self._open(sid, issued, index, self.store.load(sid), now)
-            if loaded is not None:
-                return loaded
+            load_refreshing = self.load_refreshing
+            if load_refreshing is not None and self.refresh_may_be_due(issued, now):
+                # The store extends the TTL in the same round trip if the
+                # record turns out to be permanent: no touch at save time.
+                loaded = self._open(
+                    sid, issued, index, load_refreshing(sid, self._refresh(now)), now
+                )
+                if loaded is not None:
+                    loaded[1].refreshed = loaded[1].permanent
+                    return loaded
+            else:
+                loaded = self._open(sid, issued, index, self.store.load(sid), now)
+                if loaded is not None:
+                    return loaded
         elif verified:
             records = self._lookup_many([sid for sid, _, _ in verified])
             for (sid, issued, index), record in zip(verified, records, strict=False):
@@ -80,7 +96,9 @@ class ServerBackend(BaseBackend):
                 if loaded is not None:
                     return loaded
         # No session came with the request (and no round trip when no id did).
-        return {}, ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
+        state = ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
+        state.refreshed = False
+        return {}, state
 
     def _open(
         self, sid: str, issued: int, index: int, record: dict[str, bytes] | None, now: int
@@ -111,7 +129,15 @@ class ServerBackend(BaseBackend):
         )
         if owner is not None:
             state.owner = state.loaded_owner = owner
+        state.refreshed = False
         return data, state
+
+    def _refresh(self, now: int) -> Refresh:
+        """What a store's ``load_refreshing`` needs to apply a due refresh."""
+        config = self.config
+        return Refresh(
+            MARKER, META, FLAG_PERMANENT, config.permanent_lifetime, now, config.absolute_lifetime
+        )
 
     def _lookup_many(self, sids: list[str]) -> Iterator[dict[str, bytes] | None]:
         """The records of several verified ids, in order: one batched round
@@ -164,7 +190,8 @@ class ServerBackend(BaseBackend):
         if changes:
             store.save(old_sid, changes, ttl)
         elif modified or state.resign or self.refresh_due(state, now):
-            store.touch(old_sid, ttl)  # re-issuing the cookie: the record lives as long
+            if not state.refreshed:  # else the load extended the TTL already
+                store.touch(old_sid, ttl)  # re-issuing the cookie: the record lives as long
         else:
             return []
         if state.owner is not None:

@@ -4,7 +4,7 @@ optional ``OwnerIndex`` protocol behind listing and revoking sessions."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -101,3 +101,27 @@ def load_many(store: Store, sids: Sequence[str]) -> list[dict[str, bytes] | None
         result: list[dict[str, bytes] | None] = method(sids)
         return result
     return [store.load(sid) for sid in sids]
+
+
+class Refresh(NamedTuple):
+    """A due refresh a store may apply while it loads (optional capability).
+
+    A store with ``load_refreshing(sid, refresh)`` returns what ``load(sid)``
+    returns and, in the same round trip, extends the record's TTL when the
+    record turns out to be permanent: its flags have the bit ``flag`` set.
+    The flags are the record's ``meta`` field (a msgpack array ``[flags]``)
+    when it has one, else the second item of its ``marker`` field (a msgpack
+    array ``[created, flags]``). The new TTL is ``ttl`` seconds, capped at
+    ``created + absolute - now`` when ``absolute`` is not ``None``, and at
+    least 1 second. The server backend asks for it only when a refresh would
+    be due for a permanent session, and then sends no separate ``touch``.
+    Stores without the method get ``load`` then ``touch`` (two round trips),
+    which is equally correct.
+    """
+
+    marker: str
+    meta: str
+    flag: int
+    ttl: int
+    now: int
+    absolute: int | None

@@ -1,5 +1,5 @@
 """Sign out everywhere else, under a real gunicorn with three workers:
-real Redis, Redis Cluster and SQLite stores, and the cookie store with a
+real Redis, Redis Cluster, SQLite and PostgreSQL stores, and the cookie store with a
 Redis revocation store. Three browsers (cookie jars) log in as one owner;
 one signs out everywhere else; the other two are logged out on their next
 request, whichever worker answers it; the listing shows one session."""
@@ -13,7 +13,7 @@ import requests
 from gunicorn_server import Gunicorn
 from sessionware._revocation import CACHE_SECONDS
 
-KINDS = ["sqlite", "redis", "redis-cluster", "cookie+redis", "cookie+sqlite"]
+KINDS = ["sqlite", "redis", "redis-cluster", "postgresql", "cookie+redis", "cookie+sqlite"]
 
 
 @pytest.fixture(params=KINDS)
@@ -22,6 +22,9 @@ def served(request, tmp_path):
     env = {"SW_CONTROL_REVOCATION": ""}
     if kind == "sqlite":
         env["SW_CONTROL_STORE"] = f"sqlite:///{tmp_path}/sessions.db"
+    elif kind == "postgresql":
+        server = request.getfixturevalue("postgresql_server")
+        env["SW_CONTROL_STORE"] = f"{server.url}?table={request.getfixturevalue('pg_table')}"
     elif kind == "cookie+sqlite":
         env["SW_CONTROL_STORE"] = "cookie://"
         env["SW_CONTROL_REVOCATION"] = f"sqlite:///{tmp_path}/revoked.db"
