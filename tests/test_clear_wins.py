@@ -61,7 +61,7 @@ def live_records(store, middleware, cookies):
     """The sids among ``cookies`` whose record is still live in the store
     (it carries the backend's liveness marker, so it would load)."""
     keys = KeyRing(middleware.backend.config.secret_keys, "sessionware.sid")
-    sids = [keys.unsign(cookie, 10**6)[0].decode() for cookie in cookies]
+    sids = [keys.unsign(cookie, 10**6)[0].decode().rstrip("+") for cookie in cookies]
     return [sid for sid in sids if MARKER in (store.load(sid) or {})]
 
 

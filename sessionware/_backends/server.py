@@ -39,6 +39,13 @@ META = "\x00meta"
 #: starts with NUL is stored with one more (:func:`stored`), so no session
 #: key is reserved and none can pass for the marker.
 _NUL = "\x00"
+#: Ends the signed value of a permanent session's cookie (``sid+``; a sid is
+#: URL-safe base64, never ``+``): a hint, read before the store is asked, that
+#: a due refresh can be applied by the load itself (``load_refreshing``, one
+#: round trip) while other sessions keep the cheapest load. Only a hint: the
+#: record's own flags decide (a stale hint costs a round trip, never a wrong
+#: TTL, since the load script checks the record).
+_PERMANENT_HINT = b"+"
 #: At most this many verified session ids of one request are looked up (in
 #: one batched round trip where the store has ``load_many``). Ids are cheap to
 #: mint by starting sessions, so this bounds the store work of one request.
@@ -62,13 +69,17 @@ class ServerBackend(BaseBackend):
     def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], ServerState]:
         now = int(time.time())
         verified: list[tuple[str, int, int]] = []  # (sid, issued, key index), in order
+        permanent = False  # the first id's cookie said so (_PERMANENT_HINT)
         for token in self.tokens(environ):
             try:
                 raw, issued, index = self.keys.unsign(token, self.config.permanent_lifetime)
             except BadToken as exc:
                 self.debug(str(exc))
                 continue
-            # Signed by us, so it is one of our sids.
+            # Signed by us, so it is one of our sids, perhaps with the hint.
+            if raw[-1:] == _PERMANENT_HINT:
+                raw = raw[:-1]
+                permanent = permanent or not verified
             verified.append((raw.decode("ascii"), issued, index))
             if len(verified) == MAX_LOOKUPS:
                 self.debug(f"more than {MAX_LOOKUPS} verified session ids; the rest are ignored")
@@ -76,7 +87,7 @@ class ServerBackend(BaseBackend):
         if len(verified) == 1:  # the common case: one round trip, no batch
             sid, issued, index = verified[0]
             load_refreshing = self.load_refreshing
-            if load_refreshing is not None and self.refresh_may_be_due(issued, now):
+            if permanent and load_refreshing is not None and self.refresh_may_be_due(issued, now):
                 # The store extends the TTL in the same round trip if the
                 # record turns out to be permanent: no touch at save time.
                 loaded = self._open(
@@ -152,10 +163,10 @@ class ServerBackend(BaseBackend):
             yield store.load(sid)
 
     def _cookie(self, state: ServerState, sid: str, now: int) -> tuple[str, str]:
-        return self.cookies.set_header(
-            self.keys.sign(sid.encode("ascii")),
-            self.lifetime(state, now) if state.permanent else None,
-        )
+        if state.permanent:
+            value = sid.encode("ascii") + _PERMANENT_HINT
+            return self.cookies.set_header(self.keys.sign(value), self.lifetime(state, now))
+        return self.cookies.set_header(self.keys.sign(sid.encode("ascii")), None)
 
     def save(self, data: dict[str, Any], state: ServerState, modified: bool) -> Headers:
         store = self.store

@@ -110,6 +110,9 @@ def test_read_only_session_cookie_is_one_round_trip_and_never_writes(counted):
     assert counted.probe.ttl(key) <= 100, "a non-permanent session's TTL is not extended"
     assert after["cmdstat_hgetall"]["calls"] == before["cmdstat_hgetall"]["calls"] + 1
     assert after.get("cmdstat_expire") == before.get("cmdstat_expire")
+    # The cheapest load, not the refreshing script: the cookie of a session
+    # that is not permanent says so, and no refresh can be due for it.
+    assert after.get("cmdstat_evalsha") == before.get("cmdstat_evalsha")
 
 
 def test_refresh_not_due_is_a_plain_load(counted):
