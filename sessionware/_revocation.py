@@ -36,7 +36,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Final, cast
+from typing import Final
 
 from sessionware.stores.base import Store, load_many
 
@@ -102,29 +102,35 @@ class Revocations:
         cannot be made never lets a cookie through.
         """
         now = time.monotonic()
-        verdicts: list[int | None] = []
-        with self._lock:
-            for key in sessions:
-                cached = self._cache.get(key)
-                verdicts.append(cached[1] if cached is not None and cached[0] > now else None)
-        missing = [key for key, verdict in zip(sessions, verdicts, strict=True) if verdict is None]
+        cache = self._cache
+        verdicts: list[int] = []
+        missing: list[int] = []  # indexes of the sessions not cached
+        for index, key in enumerate(sessions):
+            # A single dict lookup is atomic: no lock needed to read.
+            cached = cache.get(key)
+            if cached is not None and cached[0] > now:
+                verdicts.append(cached[1])
+            else:
+                verdicts.append(LIVE)
+                missing.append(index)
         if not missing:
-            return cast("list[int]", verdicts)
+            return verdicts
         ids: list[str] = []
-        for sid, owner, _ in missing:
+        for index in missing:
+            sid, owner, _ = sessions[index]
             ids.append(_SID_ID + sid)
             if owner is not None:
                 ids.append(owner_id(owner))
         records = dict(zip(ids, load_many(self.store, ids), strict=True))
         with self._lock:
-            for key in missing:
-                verdict = self._verdict(key, records)
-                verdicts[verdicts.index(None)] = verdict
-                self._cache[key] = (now + CACHE_SECONDS, verdict)
-                self._cache.move_to_end(key)
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-        return cast("list[int]", verdicts)
+            for index in missing:
+                key = sessions[index]
+                verdicts[index] = verdict = self._verdict(key, records)
+                cache[key] = (now + CACHE_SECONDS, verdict)
+                cache.move_to_end(key)
+            while len(cache) > CACHE_SIZE:
+                cache.popitem(last=False)
+        return verdicts
 
     @staticmethod
     def _verdict(
