@@ -26,8 +26,8 @@ with atheris.instrument_imports():
 
 SECRET = "fuzz-secret-key-0123456789abcdef-xyz"
 OLD_SECRET = "fuzz-old-secret-key-0123456789abcdef"
-#: Long enough that the committed corpus cookies do not expire.
-LIFETIME = 20 * 365 * 24 * 3600
+#: The longest allowed (400 days): the committed corpus cookies stay valid that long.
+LIFETIME = 400 * 24 * 3600
 #: The sid of the server-store record the corrupt-record mode writes.
 SID = "fuzzfuzzfuzzfuzzfuzzAA"
 
