@@ -8,21 +8,23 @@ import base64
 import json
 import math
 import os
+import re
 import secrets
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 from werkzeug.http import parse_cookie
 
 from sessionware._backend import FLAG_PERMANENT, unpack_payload
 from sessionware._codec import DecodeError
-from sessionware._signing import BadToken
+from sessionware._signing import BadToken, KeyRing
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import from_url
 from sessionware.stores.cookie import CookieStore
@@ -31,6 +33,8 @@ from sessionware.stores.memory import MemoryStore
 #: ``decode`` refuses cookies older than this unless ``--max-age`` says
 #: otherwise: the middleware's default ``permanent_lifetime`` (31 days).
 DEFAULT_MAX_AGE = 31 * 24 * 3600
+#: ``scheme://user:password@``: the password is masked in every error line.
+_PASSWORD_RE = re.compile(r"(://[^/\s:@]*:)[^@\s]*@")
 
 _DECODE_HELP = """\
 Verify a cookie of the cookie store and print it as JSON: sid, permanent,
@@ -151,7 +155,7 @@ def decode_cookie(
         payload, issued, index = sealer.open(token, max_age)
         sid, flags, created, data = unpack_payload(payload)
     except (BadToken, DecodeError) as exc:
-        raise ValueError(str(exc)) from None
+        raise ValueError(_what_it_is(token, keys, encrypted) or str(exc)) from None
     return {
         "sid": sid,
         "permanent": bool(flags & FLAG_PERMANENT),
@@ -160,6 +164,29 @@ def decode_cookie(
         "key": "current" if index == 0 else f"fallback {index}",
         "data": to_json(data),
     }
+
+
+def _what_it_is(token: str, keys: list[bytes], encrypted: bool) -> str | None:
+    """Name a cookie that verifies but is not a cookie-store session of this kind."""
+    # The age does not matter here: only what the cookie is.
+    forever = 2**62
+    try:
+        KeyRing(keys, "sessionware.sid").unsign(token, forever)
+    except BadToken:
+        pass
+    else:
+        return (
+            "this is the signed session id of a server-side store (--store sqlite://, "
+            "redis://, ...), not a cookie-store session: its data lives in that store, "
+            "not in the cookie"
+        )
+    try:
+        CookieStore(encrypt=not encrypted).bind(keys).open(token, forever)
+    except BadToken:
+        return None
+    if encrypted:
+        return "this cookie is signed but not encrypted: run decode without --encrypted"
+    return "this cookie is encrypted (CookieStore(encrypt=True)): add --encrypted"
 
 
 def _decode(args: argparse.Namespace) -> int:
@@ -218,14 +245,16 @@ def _demo(args: argparse.Namespace) -> int:
     from sessionware._demo import make_app
 
     secret_key = args.secret_key or os.environ.get("SESSIONWARE_SECRET_KEY") or None
+    store = args.store or os.environ.get("SESSIONWARE_STORE") or "cookie://"
+    # Errors first (bad store, port in use), so an error is the only line.
+    app = make_app(secret_key, store, cookie_samesite=args.cookie_samesite)
+    _check_bindable(args.host, args.port)
     if secret_key is None:
         print(
             "no --secret-key or SESSIONWARE_SECRET_KEY: using a random key, "
             "sessions end when the demo stops",
             file=sys.stderr,
         )
-    store = args.store or os.environ.get("SESSIONWARE_STORE") or "cookie://"
-    app = make_app(secret_key, store, cookie_samesite=args.cookie_samesite)
     # SIGTERM stops the server like Ctrl+C: sockets closed, exit status 0.
     signal.signal(signal.SIGTERM, _interrupt)
     print(f"sessionware demo on http://{args.host}:{args.port}/ (store {store})", flush=True)
@@ -235,6 +264,31 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """Refuse, in one line, an address the server could not listen on.
+
+    werkzeug would print several lines and exit; a port in use or a host that
+    does not resolve is a user error like any other.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+            probe.bind(address)
+    except OSError as exc:
+        raise _Fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1-65535)")
+    return port
 
 
 # -- argument parsing -----------------------------------------------------------
@@ -247,8 +301,20 @@ def _samesite(value: str) -> str | None:
     return choices[value.lower()]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: no usage block, a pointer to ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+
+def _one_line(message: str) -> str:
+    """``message`` on one line, with any URL password shown as ``***``."""
+    return _PASSWORD_RE.sub(r"\1***@", " ".join(message.split()))
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sessionware", description="sessionware: Flask's session API for every WSGI app."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -259,7 +325,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve the demo app with werkzeug's development server.",
     )
     demo.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
-    demo.add_argument("--port", type=int, default=8000, help="default: %(default)s")
+    demo.add_argument("--port", type=_port, default=8000, help="1-65535 (default: %(default)s)")
     demo.add_argument(
         "--store", help="store URL (default: $SESSIONWARE_STORE or cookie://)", metavar="URL"
     )
@@ -318,15 +384,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
     Bad arguments exit with status 2 (argparse); a store or configuration
-    error or an undecodable cookie prints the reason and returns 1.
+    error or an undecodable cookie prints the reason and returns 1. Every
+    error is one line on stderr (URL passwords shown as ``***``), never a
+    traceback.
     """
     args = _parser().parse_args(argv)
     try:
         status: int = args.func(args)
     except _Fail as exc:
-        print(f"sessionware {args.command}: {exc}", file=sys.stderr)
+        _error(args.command, str(exc))
         return exc.status
     except (ConfigurationError, StoreError) as exc:
-        print(f"sessionware {args.command}: {exc}", file=sys.stderr)
+        _error(args.command, str(exc))
+        return 1
+    except Exception as exc:  # the promise: one line on stderr, never a traceback
+        _error(args.command, f"unexpected {type(exc).__name__}: {exc}")
         return 1
     return status
+
+
+def _error(command: str, message: str) -> None:
+    print(f"sessionware {command}: {_one_line(message)}", file=sys.stderr)
