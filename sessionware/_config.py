@@ -80,6 +80,13 @@ class Config:
     environ_key: str
 
 
+#: The names of the middleware's settings: :class:`Config`'s fields, with
+#: ``secret_keys`` given as ``secret_key`` plus ``fallback_keys``.
+SETTINGS = frozenset(
+    {f for f in Config.__dataclass_fields__ if f != "secret_keys"} | {"secret_key", "fallback_keys"}
+)
+
+
 def _key(value: Any, what: str) -> bytes:
     if isinstance(value, str):
         value = value.encode("utf-8")
@@ -166,25 +173,24 @@ def _flag(value: Any, name: str) -> bool:
     return value
 
 
-def build_config(
-    *,
-    secret_key: Any,
-    fallback_keys: Any,
-    cookie_name: Any,
-    cookie_domain: Any,
-    cookie_path: Any,
-    cookie_secure: Any,
-    cookie_httponly: Any,
-    cookie_samesite: Any,
-    cookie_partitioned: Any,
-    permanent_lifetime: Any,
-    refresh_each_request: Any,
-    refresh_interval: Any,
-    absolute_lifetime: Any,
-    detect_nested_changes: Any,
-    environ_key: Any,
-) -> Config:
-    """Validate the middleware's arguments; raise ConfigurationError on the first fault."""
+def build_config(**settings: Any) -> Config:
+    """Validate the middleware's arguments; raise ConfigurationError on the first fault.
+
+    ``settings`` are :class:`~sessionware.SessionMiddleware`'s keyword
+    arguments by their names (the signature is the one list of them; a test
+    keeps it, :class:`Config` and the Flask key map in step).
+    """
+    unknown = settings.keys() - SETTINGS
+    missing = SETTINGS - settings.keys()
+    if unknown or missing:
+        raise TypeError(f"unknown settings {sorted(unknown)}, missing {sorted(missing)}")
+    secret_key = settings["secret_key"]
+    fallback_keys = settings["fallback_keys"]
+    cookie_name = settings["cookie_name"]
+    cookie_domain = settings["cookie_domain"]
+    cookie_path = settings["cookie_path"]
+    cookie_samesite = settings["cookie_samesite"]
+    environ_key = settings["environ_key"]
     if secret_key is None:
         raise ConfigurationError(f"secret_key is required; {_KEY_HINT}")
     current = _key(secret_key, "secret_key")
@@ -210,9 +216,9 @@ def build_config(
     cookie_name = _cookie_name(cookie_name)
     cookie_domain = _cookie_domain(cookie_domain)
     cookie_path = _cookie_path(cookie_path)
-    secure = _flag(cookie_secure, "cookie_secure")
-    httponly = _flag(cookie_httponly, "cookie_httponly")
-    partitioned = _flag(cookie_partitioned, "cookie_partitioned")
+    secure = _flag(settings["cookie_secure"], "cookie_secure")
+    httponly = _flag(settings["cookie_httponly"], "cookie_httponly")
+    partitioned = _flag(settings["cookie_partitioned"], "cookie_partitioned")
 
     samesite: str | None
     if cookie_samesite is None:
@@ -242,11 +248,13 @@ def build_config(
             f"a __Secure- cookie ({cookie_name!r}) requires cookie_secure=True"
         )
 
-    lifetime = seconds(permanent_lifetime, "permanent_lifetime")
-    interval = None if refresh_interval is None else seconds(refresh_interval, "refresh_interval")
-    absolute = (
-        None if absolute_lifetime is None else seconds(absolute_lifetime, "absolute_lifetime")
-    )
+    lifetime = seconds(settings["permanent_lifetime"], "permanent_lifetime")
+    interval = settings["refresh_interval"]
+    if interval is not None:
+        interval = seconds(interval, "refresh_interval")
+    absolute = settings["absolute_lifetime"]
+    if absolute is not None:
+        absolute = seconds(absolute, "absolute_lifetime")
     if not isinstance(environ_key, str) or not environ_key:
         raise ConfigurationError(f"environ_key must be a non-empty str: {environ_key!r}")
 
@@ -260,9 +268,9 @@ def build_config(
         cookie_samesite=samesite,
         cookie_partitioned=partitioned,
         permanent_lifetime=lifetime,
-        refresh_each_request=_flag(refresh_each_request, "refresh_each_request"),
+        refresh_each_request=_flag(settings["refresh_each_request"], "refresh_each_request"),
         refresh_interval=interval,
         absolute_lifetime=absolute,
-        detect_nested_changes=_flag(detect_nested_changes, "detect_nested_changes"),
+        detect_nested_changes=_flag(settings["detect_nested_changes"], "detect_nested_changes"),
         environ_key=environ_key,
     )

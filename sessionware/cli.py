@@ -22,7 +22,8 @@ from uuid import UUID
 
 from werkzeug.http import parse_cookie
 
-from sessionware._backend import FLAG_PERMANENT, unpack_payload
+from sessionware._backends.base import FLAG_PERMANENT
+from sessionware._backends.cookie import read_cookie
 from sessionware._codec import DecodeError
 from sessionware._signing import BadToken, KeyRing
 from sessionware.errors import ConfigurationError, StoreError
@@ -152,8 +153,7 @@ def decode_cookie(
     sealer = CookieStore(encrypt=encrypted).bind(keys)
     token = _cookie_value(cookie, cookie_name)
     try:
-        payload, issued, index = sealer.open(token, max_age)
-        sid, flags, created, data = unpack_payload(payload)
+        sid, flags, created, data, issued, index, _ = read_cookie(sealer, token, max_age)
     except (BadToken, DecodeError) as exc:
         raise ValueError(_what_it_is(token, keys, encrypted) or str(exc)) from None
     return {

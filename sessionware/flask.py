@@ -151,8 +151,7 @@ class SessionwareInterface(SessionInterface):
         return cast("SessionMixin", session)
 
     def save_session(self, app: flask.Flask, session: SessionMixin, response: Response) -> None:
-        if not isinstance(session, Session) or session.sealed:
-            # Already saved (sealed sessions are never saved twice).
+        if not isinstance(session, Session):
             return
         # Saved here, as Flask saves its own session: the headers join the
         # response, and the middleware, seeing the session sealed, passes the

@@ -1,4 +1,26 @@
-"""SessionMiddleware: the WSGI plumbing that loads and saves the session."""
+"""SessionMiddleware: the WSGI plumbing that loads and saves the session.
+
+The data path of one request, and the function that owns each step::
+
+    request Cookie header
+      -> split into cookie-pairs ........ _cookies.CookieHeaders.candidates
+      -> verify (shape, HMAC, age) ...... _signing.KeyRing.unsign
+                                          (cookie store: stores.cookie.CookieSealer.open)
+      -> decode ......................... _backends.cookie.read_cookie, or
+                                          _backends.server.ServerBackend.load (store.load)
+      -> session (lazily, on first use) . session.Session._load -> Backend.load
+      -> the app reads and writes it .... session.Session (changes: _state.SessionState)
+      -> response starts: save? ......... session.save (the one "needs saving" rule)
+      -> what changed, encode ........... Backend.save (_codec.encode_items / encode_envelope)
+      -> seal ........................... stores.cookie.CookieSealer.seal / KeyRing.sign
+      -> store .......................... Store.save / touch / delete (server stores)
+      -> Set-Cookie ..................... _cookies.CookieHeaders.set_header
+
+Trust: nothing from the request is used before it verified; a cookie that
+does not is no session (a DEBUG line says why), never an error. Timing: the
+response's headers reach the server only with its first body byte, so every
+change made until then is saved (:class:`_Exchange`).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wsgi import ClosingIterator
 
-from sessionware._backend import Backend, CookieBackend, Headers, ServerBackend
+from sessionware._backends import backend_for
 from sessionware._config import Config, build_config
-from sessionware.errors import ConfigurationError
-from sessionware.session import Session
+from sessionware._state import Backend, Headers
+from sessionware.session import Session, save
 from sessionware.stores import from_url
 from sessionware.stores.base import Store
 from sessionware.stores.cookie import CookieStore
@@ -21,7 +43,6 @@ if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
-_VARY = ("Vary", "Cookie")
 
 
 class SessionMiddleware:
@@ -67,39 +88,16 @@ class SessionMiddleware:
         detect_nested_changes: bool = True,
         environ_key: str = "session",
     ) -> None:
+        settings = dict(locals())  # the arguments: the signature is the list of settings
+        del settings["self"], settings["app"], settings["store"]
         self.app = app
-        self.config: Config = build_config(
-            secret_key=secret_key,
-            fallback_keys=fallback_keys,
-            cookie_name=cookie_name,
-            cookie_domain=cookie_domain,
-            cookie_path=cookie_path,
-            cookie_secure=cookie_secure,
-            cookie_httponly=cookie_httponly,
-            cookie_samesite=cookie_samesite,
-            cookie_partitioned=cookie_partitioned,
-            permanent_lifetime=permanent_lifetime,
-            refresh_each_request=refresh_each_request,
-            refresh_interval=refresh_interval,
-            absolute_lifetime=absolute_lifetime,
-            detect_nested_changes=detect_nested_changes,
-            environ_key=environ_key,
-        )
+        self.config: Config = build_config(**settings)
         if isinstance(store, str):
             store = from_url(store)
         if store is None:
             store = CookieStore()
         self.store = store
-        self.backend: Backend
-        if isinstance(store, CookieStore):
-            self.backend = CookieBackend(self.config, store)
-        elif isinstance(store, Store):
-            self.backend = ServerBackend(self.config, store)
-        else:
-            raise ConfigurationError(
-                f"store must be a store URL, CookieStore or an object with load/save/"
-                f"delete/touch methods (sessionware.stores.Store), not {type(store).__name__}"
-            )
+        self.backend: Backend = backend_for(self.config, store)
         self._environ_key = environ_key
 
     def open_session(self, environ: WSGIEnvironment) -> Session:
@@ -123,15 +121,7 @@ class SessionMiddleware:
         :class:`~sessionware.StoreError`), then seals the session: later
         changes warn. An untouched session costs nothing and adds nothing.
         """
-        session.sealed = True
-        if session._data is None:
-            if not session.modified:
-                return []
-            session._load()  # `modified` set without touching the data
-        headers = self.backend.save(session)
-        if session.accessed:
-            headers.append(_VARY)
-        return headers
+        return save(session, self.backend)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         session = Session(self.backend, environ)
@@ -139,19 +129,32 @@ class SessionMiddleware:
         exchange = _Exchange(self, session, start_response)
         result = self.app(environ, exchange.start_response)
         if exchange.status is not None and exchange.write_body is None:
-            if session.sealed or (session._data is None and not session.modified):
-                # Untouched (the common case), or already saved by an adapter
-                # (the Flask extension saves in Flask's save_session): the
-                # app's headers go out as they are, the body unwrapped.
-                session.sealed = True
-                start_response(exchange.status, exchange.headers, exchange.exc_info)
+            if type(result) is list or session._sealed or _finished(result, environ):
+                # The whole body is produced (a list, or a file the server
+                # sends): nothing the app does later can change the session.
+                # Or saved already (the Flask extension saves in Flask's
+                # save_session). Save now; the body goes out unwrapped.
+                headers = save(session, self.backend)  # [] when untouched
+                start_response(
+                    exchange.status,
+                    [*exchange.headers, *headers] if headers else exchange.headers,
+                    exchange.exc_info,
+                )
                 return result
-            if type(result) is list:
-                # The whole body is produced: nothing the app does later can
-                # change the session, so save now and return it unwrapped.
-                exchange.finish()
-                return result
+        # Any other iterable runs app code while it is iterated (a generator
+        # given to werkzeug's Response(), which called start_response at
+        # once): the session is saved, or found untouched, at its first chunk.
         return ClosingIterator(exchange.iterate(result), getattr(result, "close", None))
+
+
+def _finished(result: Iterable[bytes], environ: WSGIEnvironment) -> bool:
+    """Whether iterating ``result`` cannot run application code (a tuple, or
+    the server's ``wsgi.file_wrapper``; lists are checked inline)."""
+    kind = type(result)
+    if kind is tuple:
+        return True
+    wrapper = environ.get("wsgi.file_wrapper")
+    return isinstance(wrapper, type) and kind is wrapper
 
 
 class _Exchange:
@@ -197,12 +200,9 @@ class _Exchange:
         if self.status is None:
             raise AssertionError("the application did not call start_response")
         headers = self.headers
-        session = self.session
-        if not session.sealed and (session._data is not None or session.modified):
-            extra = self.middleware.save_session(session)
-            if extra:
-                headers = [*headers, *extra]
-        session.sealed = True
+        extra = save(self.session, self.middleware.backend)
+        if extra:
+            headers = [*headers, *extra]
         self.write_body = self.server_start_response(self.status, headers, self.exc_info)
         self.exc_info = None
 

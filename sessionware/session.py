@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterator, MutableMapping
 from datetime import date, datetime, time, timedelta
@@ -10,11 +9,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sessionware._signing import b64encode
+from sessionware._state import Headers, SessionState, new_sid
 from sessionware.errors import SessionWarning, UnsupportedValueError
 
 if TYPE_CHECKING:
-    from sessionware._backend import Backend
+    from sessionware._state import Backend
 
 _MISSING: Any = object()
 #: Values that cannot be changed in place: handing one out cannot lead to a
@@ -28,14 +27,6 @@ class _Label(str):
     """Names a change that is not a key (``session.permanent``) in warnings."""
 
 
-def new_sid() -> str:
-    """A fresh session id: 128 random bits, URL-safe (22 characters).
-
-    Same as ``secrets.token_urlsafe(16)`` (os.urandom), in one C call.
-    """
-    return b64encode(os.urandom(16)).decode("ascii")
-
-
 class Session(MutableMapping[str, Any]):
     """The session of one request, as ``environ["session"]``.
 
@@ -45,61 +36,21 @@ class Session(MutableMapping[str, Any]):
     when the response starts and re-sends or deletes the cookie as needed.
     """
 
-    __slots__ = (
-        "_backend",
-        "_environ",
-        "_data",
-        "modified",
-        "accessed",
-        "_permanent",
-        "_sid",
-        "_new",
-        "incoming_sid",
-        "created",
-        "issued",
-        "baseline",
-        "resign",
-        "regenerated",
-        "touched",
-        "sealed",
-    )
+    __slots__ = ("_backend", "_environ", "_data", "_state", "_sealed", "modified", "accessed")
 
     def __init__(self, backend: Backend, environ: dict[str, Any]) -> None:
         # Only what an untouched request needs is set here: every request
-        # pays for this. The backend fills in the rest when it loads.
+        # pays for this. The backend makes the rest (the state) when it loads.
         self._backend = backend
         self._environ = environ
         self._data: dict[str, Any] | None = None
+        self._state: SessionState
         #: Forces a save when True; set it after mutating a nested value in
         #: place if ``detect_nested_changes`` is off.
         self.modified = False
         #: The app read or wrote the session during this request.
         self.accessed = False
-        self.sealed = False  # the response headers have gone out
-
-    def _reset(
-        self,
-        new: bool,
-        sid: str | None,
-        permanent: bool,
-        created: int,
-        issued: int,
-        baseline: Any,
-        resign: bool,
-    ) -> None:
-        """Set the loaded state (called by the backend while loading)."""
-        self._new = new
-        self._sid = self.incoming_sid = sid  # incoming_sid: the id that came with the request
-        self._permanent = permanent
-        self.created = created  # unix time the session was first created
-        self.issued = issued  # unix time the incoming cookie was signed
-        self.baseline = baseline  # encoded form as loaded, for change detection
-        self.resign = resign  # verified with a fallback key: re-sign with the current one
-        self.regenerated = False
-        # Keys set, or whose mutable value (list, dict, ...) was handed to the
-        # app, which may change it in place: only these can differ from the
-        # baseline, so only these are re-encoded at the end of the request.
-        self.touched: set[str] = set()
+        self._sealed = False  # saved (or found untouched): later changes are lost
 
     # -- loading -----------------------------------------------------------
 
@@ -111,14 +62,15 @@ class Session(MutableMapping[str, Any]):
     def _load(self) -> dict[str, Any]:
         data = self._data
         if data is None:
-            data = self._data = self._backend.load(self, self._environ)
+            data, self._state = self._backend.load(self._environ)
+            self._data = data
         self.accessed = True
         return data
 
     def _changed(self, key: object) -> None:
         """Mark modified; warn when the headers have gone out (``key``: what changed)."""
         self.modified = True
-        if self.sealed:
+        if self._sealed:
             if type(key) is list:
                 where = ", ".join(f"session[{k!r}]" for k in key)
             elif type(key) is str:
@@ -137,14 +89,14 @@ class Session(MutableMapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         value = self._load()[key]
         if type(value) not in _IMMUTABLE:
-            self.touched.add(key)
+            self._state.touched.add(key)
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
         if type(key) is not str:
             self._refuse_key(key)
         self._load()[key] = value
-        self.touched.add(key)
+        self._state.touched.add(key)
         self._changed(key)
 
     @staticmethod
@@ -177,7 +129,7 @@ class Session(MutableMapping[str, Any]):
     def get(self, key: str, default: Any = None) -> Any:
         value = self._load().get(key, default)
         if type(value) not in _IMMUTABLE:
-            self.touched.add(key)
+            self._state.touched.add(key)
         return value
 
     def pop(self, key: str, default: Any = _MISSING) -> Any:
@@ -206,18 +158,19 @@ class Session(MutableMapping[str, Any]):
             if type(key) is not str:
                 self._refuse_key(key)
         self._load().update(new)
-        self.touched.update(new)
+        self._state.touched.update(new)
         self._changed(list(new))
 
     def clear(self) -> None:
         """Remove every key; the response deletes the cookie (and stored record)."""
         self._load().clear()
+        self._state.cleared = True
         self._changed(_Label("session.clear()"))
 
     def copy(self) -> dict[str, Any]:
         """A plain ``dict`` copy of the data (shallow)."""
         data = dict(self._load())
-        self.touched.update(data)
+        self._state.touched.update(data)
         return data
 
     def __repr__(self) -> str:
@@ -232,29 +185,31 @@ class Session(MutableMapping[str, Any]):
     def permanent(self) -> bool:
         """Permanent sessions get ``Expires``/``Max-Age`` of ``permanent_lifetime``."""
         self._load()
-        return self._permanent
+        return self._state.permanent
 
     @permanent.setter
     def permanent(self, value: bool) -> None:
         self._load()
         value = bool(value)
-        if value != self._permanent:
-            self._permanent = value
+        state = self._state
+        if value != state.permanent:
+            state.permanent = value
             self._changed(_Label("session.permanent"))
 
     @property
     def new(self) -> bool:
         """True when no valid session came with the request."""
         self._load()
-        return self._new
+        return self._state.new
 
     @property
     def sid(self) -> str:
         """This session's id: stable across requests, 128 random bits."""
         self._load()
-        sid = self._sid
+        state = self._state
+        sid = state.sid
         if sid is None:
-            sid = self._sid = new_sid()
+            sid = state.sid = new_sid()
         return sid
 
     def regenerate(self) -> None:
@@ -264,11 +219,38 @@ class Session(MutableMapping[str, Any]):
         the old id stops working when this response is saved.
         """
         self._load()
-        self._sid = new_sid()
-        self.regenerated = True
+        state = self._state
+        state.sid = new_sid()
+        state.regenerated = True
         self._changed(_Label("session.sid"))
 
     def invalidate(self) -> None:
         """Clear the data and regenerate the id (logout)."""
         self.clear()
         self.regenerate()
+
+
+def save(session: Session, backend: Backend) -> Headers:
+    """Seal ``session`` (later changes warn) and apply the response rules to
+    it: save what changed and return the headers to add.
+
+    The one rule for "does this session need saving": it was not sealed
+    already, and it was loaded (any access: the backend then decides what,
+    if anything, to store and send) or marked ``modified`` without being
+    loaded. An untouched session costs nothing and adds nothing.
+    """
+    if session._sealed:
+        return []
+    session._sealed = True
+    data = session._data
+    if data is None:
+        if not session.modified:
+            return []
+        data = session._load()  # `modified` set without touching the data
+    headers = backend.save(data, session._state, session.modified)
+    if session.accessed:
+        headers.append(_VARY)
+    return headers
+
+
+_VARY = ("Vary", "Cookie")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 class MemoryStore:
@@ -33,6 +33,10 @@ class MemoryStore:
             return None
         with self._lock:
             return dict(record) or None  # a record with no keys is no record
+
+    def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
+        """:meth:`load` for each of ``sids``, in order."""
+        return [self.load(sid) for sid in sids]
 
     def save(self, sid: str, changes: Mapping[str, bytes | None], ttl: int) -> None:
         now = time.monotonic()

@@ -8,7 +8,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Final
 
@@ -102,6 +102,17 @@ class SQLiteStore:
             rows = conn.execute(self._sql_load, (sid, time.time())).fetchall()
         # A record with no keys left is no record (it loads as None).
         return {key: bytes(value) for key, value in rows} or None
+
+    def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
+        """:meth:`load` for each of ``sids``, in order, in one query."""
+        marks = ",".join("?" * len(sids))
+        sql = f"SELECT sid, key, value FROM {self.table} WHERE sid IN ({marks}) AND expires > ?"
+        with self._connection("load sessions") as conn:
+            rows = conn.execute(sql, (*sids, time.time())).fetchall()
+        records: dict[str, dict[str, bytes]] = {}
+        for sid, key, value in rows:
+            records.setdefault(sid, {})[key] = bytes(value)
+        return [records.get(sid) for sid in sids]
 
     def save(self, sid: str, changes: Mapping[str, bytes | None], ttl: int) -> None:
         now = time.time()

@@ -1,0 +1,200 @@
+"""The server backend: data in a store, the signed session id in the cookie.
+
+A store record maps each top-level session key to its encoded value, plus
+two keys of the backend's own: the liveness marker and the flags.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
+from sessionware._codec import DecodeError, decode, encode, encode_items
+from sessionware._signing import BadToken, KeyRing
+from sessionware._state import Headers, ServerState, new_sid
+
+if TYPE_CHECKING:
+    from sessionware._config import Config
+    from sessionware.stores.base import Store
+
+logger = logging.getLogger("sessionware")
+
+#: Record key holding ``[created, flags]``: the record's liveness mark. It is
+#: written only when a record is created (under a fresh sid), never again, so
+#: a record that lacks it was re-created by a stale request writing after a
+#: clear() deleted it: such a record is dead, which makes clear() win.
+MARKER = "\x00sessionware"
+#: Record key holding ``[flags]`` once they changed after creation (it wins
+#: over the marker's). Kept apart from the marker so that changing
+#: ``permanent`` can never bring a cleared record back to life.
+META = "\x00meta"
+#: The backend's own record keys start with one NUL. A session key that
+#: starts with NUL is stored with one more (:func:`stored_key`), so no session
+#: key is reserved and none can pass for the marker.
+_NUL = "\x00"
+#: At most this many verified session ids of one request are looked up (in
+#: one batched round trip where the store has ``load_many``). Ids are cheap to
+#: mint by starting sessions, so this bounds the store work of one request.
+MAX_LOOKUPS = 16
+#: Without ``load_many``, at most this many ids are looked up one by one.
+MAX_SEQUENTIAL_LOOKUPS = 4
+
+
+class ServerBackend(BaseBackend):
+    """Data in a server-side store; the cookie carries only the signed sid."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        super().__init__(config)
+        self.store = store
+        self.keys = KeyRing(config.secret_keys, "sessionware.sid")
+
+    def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], ServerState]:
+        now = int(time.time())
+        verified: dict[str, tuple[int, int]] = {}  # sid -> (issued, key index), first wins
+        for token in self.tokens(environ):
+            try:
+                raw, issued, index = self.keys.unsign(token, self.config.permanent_lifetime)
+            except BadToken as exc:
+                self.debug(str(exc))
+                continue
+            # Signed by us, so it is one of our sids.
+            verified.setdefault(raw.decode("ascii"), (issued, index))
+            if len(verified) == MAX_LOOKUPS:
+                self.debug(f"more than {MAX_LOOKUPS} verified session ids; the rest are ignored")
+                break
+        sids = list(verified)
+        if len(sids) == 1:  # the common case: one round trip, no batch
+            found: Iterable[tuple[str, dict[str, bytes] | None]] = (
+                (sids[0], self.store.load(sids[0])),
+            )
+        else:
+            found = self._lookup_many(sids)
+        for sid, record in found:
+            if record is None or MARKER not in record:
+                self.debug("no live record for this session id")
+                continue
+            try:
+                created, flags = decode(record[MARKER])
+                if META in record:
+                    (flags,) = decode(record[META])
+                data = {}
+                for key, blob in record.items():
+                    if key[:1] == _NUL:
+                        if key[1:2] != _NUL:
+                            continue  # the marker, the flags
+                        key = key[1:]
+                    data[key] = decode(blob)
+                if type(created) is not int or type(flags) is not int:
+                    raise DecodeError("bad marker")
+            except (DecodeError, ValueError, TypeError) as exc:
+                logger.warning(
+                    "session record %s… cannot be decoded (%s); starting a new session",
+                    sid[:6],
+                    exc,
+                )
+                continue
+            if self.absolute and self.expired(created, now):
+                continue
+            issued, index = verified[sid]
+            state = ServerState(  # positional: this runs on every load
+                False, sid, bool(flags & FLAG_PERMANENT), created, issued, index > 0, record
+            )
+            return data, state
+        return {}, ServerState(True, None, False, now, now, False, {})
+
+    def _lookup_many(self, sids: list[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
+        """``(sid, record)`` for several verified ids, in order: one batched
+        round trip where the store has ``load_many``, else one by one,
+        stopping where the caller stops (at the first live one)."""
+        store = self.store
+        load_many = getattr(store, "load_many", None)
+        if load_many is not None:
+            yield from zip(sids, load_many(sids), strict=True)
+            return
+        for sid in sids[:MAX_SEQUENTIAL_LOOKUPS]:
+            yield sid, store.load(sid)
+
+    def _cookie(self, state: ServerState, sid: str, now: int) -> tuple[str, str]:
+        return self.cookies.set_header(
+            self.keys.sign(sid.encode("ascii")),
+            self.lifetime(state, now) if state.permanent else None,
+        )
+
+    def save(self, data: dict[str, Any], state: ServerState, modified: bool) -> Headers:
+        store = self.store
+        old_sid = state.incoming_sid
+        if not data:
+            if old_sid is not None and (modified or state.regenerated):
+                store.delete(old_sid)
+                return [self.cookies.delete_header]
+            return []
+        now = int(time.time())
+        ttl = self.lifetime(state, now)
+        if state.new or state.regenerated or state.cleared:
+            return self._create(data, state, ttl, now)
+        assert old_sid is not None
+        changes: dict[str, bytes | None] = {}
+        touched = state.touched
+        if modified or (self.config.detect_nested_changes and touched):
+            # Only touched keys can hold a new value; removed keys show up
+            # against the baseline. Unchanged encodings are not written.
+            baseline = state.baseline
+            present = [key for key in touched if key in data]
+            for key, blob in encode_items(data, present).items():
+                key = stored_key(key)
+                if baseline.get(key) != blob:
+                    changes[key] = blob
+            for key in baseline:
+                if key[:1] == _NUL:
+                    if key[1:2] != _NUL or key[1:] in data:
+                        continue
+                elif key in data:
+                    continue
+                changes[key] = None
+            if state.permanent != state.loaded_permanent:
+                # Never the marker: a stale request must not revive a record.
+                changes[META] = encode([FLAG_PERMANENT if state.permanent else 0])
+        if changes:
+            store.save(old_sid, changes, ttl)
+        elif modified or state.resign or self.refresh_due(state, now):
+            store.touch(old_sid, ttl)  # re-issuing the cookie: the record lives as long
+        else:
+            return []
+        return [self._cookie(state, old_sid, now)]
+
+    def _create(self, data: dict[str, Any], state: ServerState, ttl: int, now: int) -> Headers:
+        """Write a whole record (every key plus the marker) under a fresh sid.
+
+        A session that came with the request moves here when it was
+        regenerated or cleared: under its old id, a request that loaded it
+        earlier could still write, and nothing such a request writes may
+        survive a clear(). The old record must still be live once the new one
+        is written; when a concurrent clear() or revocation removed it, the
+        move is undone and the client's cookie deleted.
+        """
+        old_sid = state.incoming_sid
+        sid = state.sid
+        if sid is None or sid == old_sid:
+            sid = state.sid = new_sid()
+        changes: dict[str, bytes | None] = {
+            stored_key(key): blob for key, blob in encode_items(data, data).items()
+        }
+        changes[MARKER] = encode([state.created, FLAG_PERMANENT if state.permanent else 0])
+        store = self.store
+        store.save(sid, changes, ttl)
+        if old_sid is not None:
+            old = store.load(old_sid)
+            store.delete(old_sid)  # the old id stops working at once
+            if old is None or MARKER not in old:
+                store.delete(sid)
+                self.debug("the session was cleared by another request while it moved")
+                return [self.cookies.delete_header]
+        return [self._cookie(state, sid, now)]
+
+
+def stored_key(key: str) -> str:
+    """The record key of session key ``key`` (see ``_NUL``)."""
+    return _NUL + key if key[:1] == _NUL else key
