@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from werkzeug.test import Client
 
 from helpers import SECRET, make_client
 from sessionware import ConfigurationError, SessionMiddleware, SessionWarning
@@ -89,8 +90,6 @@ def test_good_configurations():
 
 def test_middleware_is_a_plain_wsgi_app():
     from wsgiref.validate import validator
-
-    from werkzeug.test import Client
 
     client = Client(validator(build()))
     response = client.get("/")
@@ -319,3 +318,36 @@ def test_class6_short_key_warning_names_the_users_line_under_flask():
         extension.init_app(second)
     assert [(w.filename, w.lineno) for w in caught] == [(__file__, line) for line in lines]
     assert all(issubclass(w.category, SessionWarning) for w in caught)
+
+
+LATE_CHANGES = {
+    "set": lambda s: s.__setitem__("a", 1),
+    "update": lambda s: s.update(a=2),
+    "setdefault": lambda s: s.setdefault("b", 1),
+    "pop": lambda s: s.pop("k"),
+    "clear": lambda s: s.clear(),
+    "permanent": lambda s: setattr(s, "permanent", True),
+    "invalidate": lambda s: s.invalidate(),
+}
+
+
+@pytest.mark.parametrize("change", sorted(LATE_CHANGES))
+def test_class6_late_change_warning_names_the_apps_line(change):
+    """A change after the headers went out warns at the app's own line,
+    whichever session method made it (not a line inside sessionware)."""
+    apply = LATE_CHANGES[change]  # the app's code: its line is the one to name
+
+    def streaming(environ, start_response):
+        environ["session"]["k"] = 1
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"first"
+        apply(environ["session"])
+        yield b"second"
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = Client(SessionMiddleware(streaming, SECRET)).get("/")
+        response.get_data()
+        response.close()
+    assert caught and all(issubclass(w.category, SessionWarning) for w in caught)
+    assert {(w.filename, w.lineno) for w in caught} == {(__file__, apply.__code__.co_firstlineno)}

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Atheris harness over everything in sessionware that reads untrusted bytes.
 
 Run for a set time (seed corpus in ``corpus/``, made by ``make_corpus.py``)::
