@@ -132,7 +132,8 @@ def test_decode_accepts_a_cookie_header_fragment():
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["sid"] == sid
     result = run("decode", f"other={cookie}", "--secret-key", SECRET)
-    assert_user_error(result, 1, "no cookie named 'session'")
+    assert_user_error(result, 1, "no cookie named 'session'", "cookies given: other")
+    assert cookie not in result.stderr  # never a cookie value in a message
 
 
 def test_decode_with_a_fallback_key():
