@@ -10,6 +10,8 @@ import zlib
 
 import pytest
 from freezegun import freeze_time
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from itsdangerous.encoding import base64_encode
 from werkzeug.test import Client
 
@@ -307,3 +309,46 @@ def test_class5_compressed_signed_cookie_was_accepted_before():
     mw = middleware(store=CookieStore(encrypt=True))
     assert mw.backend.sealer.keys.unsign(cookie, 60)  # it does verify...
     assert visit(f"session={cookie}", mw) == (True, "None")  # ...and is no session
+
+
+PRESENTATIONS = {
+    "bare": "session={}",
+    "padded": "session= {} ",
+    "tab-padded": "session=\t{}\t",
+    "quoted": 'session="{}"',
+    "after-others": "theme=dark; lang=en; session={}",
+    "twice": "session={0}; session={0}",
+    "no-space-separator": "a=b;session={};c=d",
+}
+
+
+@pytest.mark.parametrize("presentation", sorted(PRESENTATIONS))
+@pytest.mark.parametrize("how", ["current-key-plain", "current-key-compressed"])
+def test_class5_signed_only_cookie_in_any_header_shape_is_no_session(presentation, how):
+    header = PRESENTATIONS[presentation].format(SIGNED_ONLY[how])
+    assert visit(header, encrypting()) == (True, "None")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.dictionaries(
+        st.text(max_size=8),
+        st.one_of(st.text(max_size=400), st.integers(-(2**63), 2**63 - 1)),
+        max_size=6,
+    )
+)
+def test_class5_property_only_the_encrypted_form_of_any_session_loads(data):
+    """For any session data: the plain store's cookie (compressed or not) is
+    no session for an encrypting store with the same key; the encrypting
+    store's own cookie is, with exactly that data."""
+    plain, secret = SessionMiddleware(echo_app, SECRET), encrypting()
+    for mw in (plain, secret):
+        session = mw.open_session({})
+        session.update(data, marker=True)
+        (header,) = [v for k, v in mw.save_session(session) if k == "Set-Cookie"]
+        cookie = header.split(";", 1)[0].split("=", 1)[1]
+        loaded = secret.open_session({"HTTP_COOKIE": f"session={cookie}"})
+        if mw is plain:
+            assert loaded.new and dict(loaded) == {}
+        else:
+            assert not loaded.new and dict(loaded) == {**data, "marker": True}
