@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterable
 
 from werkzeug.http import dump_cookie, http_date
 
@@ -21,7 +23,7 @@ class CookieHeaders:
     header costs several microseconds on every response.
     """
 
-    __slots__ = ("name", "_prefix", "_attributes", "delete_header", "_expires_cache")
+    __slots__ = ("name", "_prefix", "_pairs", "_attributes", "delete_header", "_expires_cache")
 
     def __init__(self, config: Config) -> None:
         self.name = config.cookie_name
@@ -36,6 +38,9 @@ class CookieHeaders:
         }
         empty = dump_cookie(self.name, "", **attrs)  # type: ignore[arg-type]
         self._prefix = f"{self.name}="
+        # A pair of ours: "name=" at the start of the header or after a ";"
+        # and blanks. "[^;]*" ends the pattern, so nothing backtracks over it.
+        self._pairs = re.compile(rf"(?:^|;)[ \t]*{re.escape(self._prefix)}([^;]*)")
         # "name=; Domain=...; Path=/; ..." -> "; Domain=...; Path=/; ..."
         self._attributes = empty[len(self._prefix) :]
         self.delete_header = (
@@ -44,25 +49,33 @@ class CookieHeaders:
         )
         self._expires_cache: tuple[int, str] = (-1, "")
 
-    def candidates(self, header: str) -> list[str]:
-        """Every value of our cookie in a ``Cookie`` header, in order.
+    def candidates(self, header: str) -> Iterable[str]:
+        """Every value of our cookie in a ``Cookie`` header, in order, lazily.
 
-        The header is split into cookie-pairs at ``;`` as RFC 6265 does, so a
-        ``session=`` inside another cookie's value is not our cookie, and the
-        work is linear in the header's length whatever it holds: one split,
-        one partition per pair (a header of 64 KiB costs a few copies of
-        itself, never its square). Values are not unquoted: ours never need
-        quoting, and each is verified before it is used.
+        The header is read as cookie-pairs separated by ``;``, as RFC 6265
+        does, so a ``session=`` inside another cookie's value is not our
+        cookie. The work is linear in the header's length with a small
+        constant whatever it holds: the usual headers (none, or one cookie of
+        ours) take a few ``find`` calls; a header with several takes one
+        regular-expression scan that yields the values one at a time, so each
+        rejected value is dropped before the next is made. A 64 KiB header
+        thus costs about one copy of itself (splitting it into a list of
+        pairs first would cost twenty, for a header of tiny pairs). Values are
+        not unquoted: ours never need quoting, and each is verified before it
+        is used.
         """
-        if self._prefix not in header:  # the common case of other cookies only
-            return []
-        name = self.name
-        found = []
-        for pair in header.split(";"):
-            pair_name, sep, value = pair.partition("=")
-            if sep and pair_name.strip(" \t") == name:
-                found.append(value.strip(" \t"))
-        return found
+        prefix = self._prefix
+        if prefix not in header:  # the common case of other cookies only
+            return ()
+        first = header.find(prefix)
+        if first == 0 and ";" not in header:  # a lone cookie
+            return (header[len(prefix) :].strip(" \t"),)
+        if header.find(prefix, first + 1) == -1:  # the common case of one among others
+            if header[header.rfind(";", 0, first) + 1 : first].strip(" \t"):
+                return ()  # inside another pair's value: "a=b session=..."
+            end = header.find(";", first)
+            return (header[first + len(prefix) : None if end == -1 else end].strip(" \t"),)
+        return (match[1].strip(" \t") for match in self._pairs.finditer(header))
 
     def set_header(self, value: str, max_age: int | None) -> tuple[str, str]:
         """``Set-Cookie`` for ``value``; ``max_age=None`` makes a browser-session cookie."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sessionware._cookies import CookieHeaders
@@ -27,12 +28,12 @@ class BaseBackend:
         #: Whether ``absolute_lifetime`` is set (checked on every load).
         self.absolute = config.absolute_lifetime is not None
 
-    def tokens(self, environ: dict[str, Any]) -> list[str]:
-        """Every value of the session cookie in the request, in order
+    def tokens(self, environ: dict[str, Any]) -> Iterable[str]:
+        """Every value of the session cookie in the request, in order, lazily
         (unverified: each is checked by the backend before use)."""
         header = environ.get("HTTP_COOKIE")
         if not header:
-            return []
+            return ()
         return self.cookies.candidates(header)
 
     def expired(self, created: int, now: int) -> bool:
