@@ -78,6 +78,8 @@ class Config:
     absolute_lifetime: int | None
     detect_nested_changes: bool
     environ_key: str
+    permanent_by_default: bool  # new sessions start permanent
+    migrate_from: tuple[Any, ...]  # readers of older formats (sessionware.migrate)
 
 
 #: The names of the middleware's settings: :class:`Config`'s fields, with
@@ -97,6 +99,50 @@ def _key(value: Any, what: str) -> bytes:
     if not value:
         raise ConfigurationError(f"{what} is empty; {_KEY_HINT}")
     return bytes(value)
+
+
+def _fallbacks(fallback_keys: Any, owner: str = "") -> tuple[bytes, ...]:
+    if isinstance(fallback_keys, str | bytes | bytearray):
+        raise ConfigurationError(
+            f"{owner}fallback_keys must be a sequence of keys, not a single "
+            f"{type(fallback_keys).__name__}; write fallback_keys=[old_key]"
+        )
+    if fallback_keys is None:
+        fallback_keys = ()
+    if not isinstance(fallback_keys, Sequence):
+        raise ConfigurationError(
+            f"{owner}fallback_keys must be a list or tuple of keys, "
+            f"not {type(fallback_keys).__name__}"
+        )
+    return tuple(_key(k, f"{owner}fallback_keys[{i}]") for i, k in enumerate(fallback_keys))
+
+
+def check_keys(secret_key: Any, fallback_keys: Any, owner: str) -> tuple[bytes, ...]:
+    """``(secret_key, *fallback_keys)`` as bytes, checked (for readers of old formats)."""
+    if secret_key is None:
+        raise ConfigurationError(f"{owner} secret_key is required")
+    return (_key(secret_key, f"{owner} secret_key"), *_fallbacks(fallback_keys, f"{owner} "))
+
+
+def _readers(value: Any) -> tuple[Any, ...]:
+    """``migrate_from``: a sequence of readers (``sessionware.migrate``)."""
+    if value is None:
+        return ()
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+        raise ConfigurationError(
+            f"migrate_from must be a list of readers, not {type(value).__name__}; "
+            "write migrate_from=[FlaskCookie(...)]"
+        )
+    for index, reader in enumerate(value):
+        if not callable(getattr(reader, "read", None)) or not isinstance(
+            getattr(reader, "cookie_name", None), str
+        ):
+            raise ConfigurationError(
+                f"migrate_from[{index}] is a {type(reader).__name__}, not a reader "
+                "(sessionware.migrate.FlaskCookie, FlaskSessionRedis or an object with "
+                "cookie_name and read(values))"
+            )
+    return tuple(value)
 
 
 def seconds(value: Any, name: str) -> int:
@@ -200,18 +246,7 @@ def build_config(**settings: Any) -> Config:
             f"random bytes ({_KEY_HINT})",
             SessionWarning,
         )
-    if isinstance(fallback_keys, str | bytes | bytearray):
-        raise ConfigurationError(
-            "fallback_keys must be a sequence of keys, not a single "
-            f"{type(fallback_keys).__name__}; write fallback_keys=[old_key]"
-        )
-    if fallback_keys is None:
-        fallback_keys = ()
-    if not isinstance(fallback_keys, Sequence):
-        raise ConfigurationError(
-            f"fallback_keys must be a list or tuple of keys, not {type(fallback_keys).__name__}"
-        )
-    fallbacks = tuple(_key(k, f"fallback_keys[{i}]") for i, k in enumerate(fallback_keys))
+    fallbacks = _fallbacks(fallback_keys)
 
     cookie_name = _cookie_name(cookie_name)
     cookie_domain = _cookie_domain(cookie_domain)
@@ -273,4 +308,6 @@ def build_config(**settings: Any) -> Config:
         absolute_lifetime=absolute,
         detect_nested_changes=_flag(settings["detect_nested_changes"], "detect_nested_changes"),
         environ_key=environ_key,
+        permanent_by_default=_flag(settings["permanent_by_default"], "permanent_by_default"),
+        migrate_from=_readers(settings["migrate_from"]),
     )

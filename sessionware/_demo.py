@@ -1,7 +1,8 @@
 """The demo app: a bare WSGI app (no framework) that walks through every
-session operation of the seed, one route each, and shows the session as HTML.
+session operation of the seed and shows what sessionware does with it.
 
-Serve it with ``python -m sessionware demo`` or any WSGI server::
+Serve it with ``sessionware demo`` (``python -m sessionware demo``) or any
+WSGI server::
 
     SESSIONWARE_SECRET_KEY="$(python -m sessionware secret)" \\
         gunicorn -w 2 -b 127.0.0.1:8000 sessionware._demo:app
@@ -16,32 +17,47 @@ Serve it with ``python -m sessionware demo`` or any WSGI server::
 - ``SESSIONWARE_STORE``: a store URL (default ``cookie://``), e.g.
   ``sqlite:////tmp/demo.db`` or ``redis://127.0.0.1:6379/0``.
 
-The routes mirror the seed (Flask's session API); they change state on GET,
-like the seed's, which is fine for a demo and wrong for a real app.
+It behaves like a real app. Pages (``GET``: ``/``, ``/check``) only read the
+session. Actions (``POST``: ``/set``, ``/clear``, ``/logout`` and more) change
+it and answer ``303 See Other`` back to the page (Post/Redirect/Get), so a
+reload never repeats one; a ``GET`` of an action's URL shows the page with its
+button. A POST from another site is refused (403) by its ``Origin`` /
+``Sec-Fetch-Site`` header, on top of the cookie's ``SameSite=Lax``.
+
+Adding a page or an action takes one decorated function (the decorators
+live in :mod:`sessionware._demo_app`, with the routing; pages appear in the
+navigation in the order they were registered)::
+
+    @page("/sessions", "Your sessions")
+    def sessions(request: DemoRequest) -> str:
+        return "<section>...</section>"           # panels of the page
+
+    @action("/revoke", revoked="The other sessions were ended.")
+    def revoke(request: DemoRequest) -> str:
+        ...                                      # request.form, request.session
+        return "revoked"                         # a key of the messages above
+
+A form posts to the action with a hidden ``next`` field naming the page to
+return to (see :func:`button`).
 """
 
 from __future__ import annotations
 
-import html
 import os
-import pprint
 import secrets
 import sys
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from html import escape
+from typing import Any
 
+from sessionware import _demo_page as ui
+from sessionware._demo_app import DemoApp, DemoRequest, action, button, page
 from sessionware.middleware import SessionMiddleware
-from sessionware.session import Session
 from sessionware.stores.base import Store
 from sessionware.stores.cookie import CookieStore
 
-if TYPE_CHECKING:
-    from wsgiref.types import StartResponse, WSGIEnvironment
+__all__ = ["SEED", "DemoRequest", "action", "button", "make_app", "page"]
 
-__all__ = ["make_app", "demo_app", "SEED"]
-
-#: What ``/set`` stores: the seed's values.
+#: What ``POST /set`` stores: the seed's values.
 SEED: dict[str, Any] = {
     "username": "admin",
     "age": 25,
@@ -50,163 +66,174 @@ SEED: dict[str, Any] = {
     "profile": {"city": "wuhan", "phone": "13800138000"},
 }
 
-_Handler = Callable[[Session, dict[str, str]], str]
+
+# -- actions: each changes the session, as in the seed ---------------------------
 
 
-def _set(session: Session, query: dict[str, str]) -> str:
+@action("/set", set="Stored the seed values: username, age, is_vip, hobbies and profile.")
+def _set(request: DemoRequest) -> str:
+    session = request.session
     # Basic types, then containers (they must be serialisable), as in the seed.
     session["username"] = SEED["username"]
     session["age"] = SEED["age"]
     session["is_vip"] = SEED["is_vip"]
     session["hobbies"] = list(SEED["hobbies"])
     session["profile"] = dict(SEED["profile"])
-    return "session set"
+    return "set"
 
 
-def _put(session: Session, query: dict[str, str]) -> str:
-    key = query.get("key", "")
+@action("/put", put="Saved session[key] = value.", put_nokey="Give a key to set.")
+def _put(request: DemoRequest) -> str:
+    key = request.form.get("key", "")
     if not key:
-        return "give a key: /put?key=name&value=text"
-    session[key] = query.get("value", "")
-    return f"session[{key!r}] set"
+        return "put_nokey"
+    request.session[key] = request.form.get("value", "")
+    return "put"
 
 
-def _check(session: Session, query: dict[str, str]) -> str:
+@action(
+    "/pop",
+    pop="session.pop(key) removed the key.",
+    pop_missing="session.pop(key, None): no such key; nothing changed, nothing saved.",
+)
+def _pop(request: DemoRequest) -> str:
+    missing = object()
+    found = request.session.pop(request.form.get("key", ""), missing)
+    return "pop_missing" if found is missing else "pop"
+
+
+@action(
+    "/del",
+    deleted="del session[key] removed the key.",
+    del_missing="del session[key] raised KeyError: no such key.",
+)
+def _delete(request: DemoRequest) -> str:
+    try:
+        del request.session[request.form.get("key", "")]
+    except KeyError:
+        return "del_missing"
+    return "deleted"
+
+
+@action(
+    "/permanent",
+    permanent_on="session.permanent = True: the cookie now carries Expires and Max-Age.",
+    permanent_off="session.permanent = False: the cookie lasts until the browser closes.",
+)
+def _permanent(request: DemoRequest) -> str:
+    request.session.permanent = request.form.get("on") == "1"
+    return "permanent_on" if request.session.permanent else "permanent_off"
+
+
+@action("/modified", modified="session.modified = True: the cookie was sent again, re-signed.")
+def _modified(request: DemoRequest) -> str:
+    request.session.modified = True
+    return "modified"
+
+
+@action(
+    "/regenerate",
+    regenerate="Logged in: session.regenerate() gave the session a new sid, same data.",
+)
+def _regenerate(request: DemoRequest) -> str:
+    request.session.regenerate()
+    return "regenerate"
+
+
+@action("/clear", clear="session.clear(): the data is gone and the cookie deleted.")
+def _clear(request: DemoRequest) -> str:
+    request.session.clear()
+    return "clear"
+
+
+@action("/logout", logout="Logged out: session.invalidate() cleared the data and the sid.")
+def _logout(request: DemoRequest) -> str:
+    request.session.invalidate()
+    return "logout"
+
+
+# -- pages -----------------------------------------------------------------------
+
+
+def _operations(back: str) -> str:
+    key = '<input name="key" placeholder="key" required> '
+    return f"""<section class="wide"><h2>Try it <small>each button is a POST form</small></h2>
+<div class="actions">
+{button("/set", "Set the seed values", 'session["username"] = "admin" …', back=back)}
+{
+        button(
+            "/put",
+            "Set",
+            "session[key] = value",
+            key + '<input name="value" placeholder="value"> ',
+            back=back,
+        )
+    }
+{button("/pop", "Pop", "session.pop(key, None)", key, back=back)}
+{button("/del", "Delete", "del session[key]", key, back=back)}
+{
+        button(
+            "/permanent",
+            "Permanent on",
+            "session.permanent = True",
+            '<input type="hidden" name="on" value="1">',
+            ident="do-permanent-on",
+            back=back,
+        )
+    }
+{
+        button(
+            "/permanent",
+            "Permanent off",
+            "session.permanent = False",
+            '<input type="hidden" name="on" value="0">',
+            ident="do-permanent-off",
+            back=back,
+        )
+    }
+{button("/modified", "Force a save", "session.modified = True", back=back)}
+{button("/regenerate", "Log in", "session.regenerate()", back=back)}
+{button("/clear", "Clear", "session.clear()", back=back, danger=True)}
+{button("/logout", "Log out", "session.invalidate()", back=back, danger=True)}
+</div></section>"""
+
+
+def _panels(request: DemoRequest, back: str = "/") -> str:
+    session, middleware = request.session, request.middleware
+    return (
+        ui.session_panel(session)
+        + ui.cookie_panel(session, middleware, request.environ)
+        + ui.store_panel(session, middleware)
+        + _operations(back)
+    )
+
+
+@page("/", "Session")
+def _index(request: DemoRequest) -> str:
+    return _panels(request)
+
+
+@page("/check", "Check")
+def _check(request: DemoRequest) -> str:
+    session = request.session
     # Way 1: the `in` operator (recommended).
     if "username" in session:
-        return f"username is set: {session['username']}"
+        result = f"username is set: {session['username']}"
     # Way 2: get() and compare with None.
-    if session.get("is_vip") is not None:
-        return "vip status is set"
-    return "session key not found"
-
-
-def _pop(session: Session, query: dict[str, str]) -> str:
-    key = query.get("key", "age")
-    value = session.pop(key, None)
-    return f"popped {key!r}: {value!r}"
-
-
-def _delete(session: Session, query: dict[str, str]) -> str:
-    key = query.get("key", "username")
-    try:
-        del session[key]
-    except KeyError:
-        return f"KeyError: no key {key!r} in the session"
-    return f"deleted {key!r}"
-
-
-def _permanent(session: Session, query: dict[str, str]) -> str:
-    session.permanent = query.get("on", "1") not in ("0", "false", "off", "")
-    return f"permanent = {session.permanent}"
-
-
-def _modified(session: Session, query: dict[str, str]) -> str:
-    session.modified = True
-    return "modified = True: the cookie is sent again"
-
-
-def _regenerate(session: Session, query: dict[str, str]) -> str:
-    old = session.sid
-    session.regenerate()
-    return f"logged in: new sid {session.sid} (was {old})"
-
-
-def _clear(session: Session, query: dict[str, str]) -> str:
-    session.clear()
-    return "session cleared"
-
-
-def _logout(session: Session, query: dict[str, str]) -> str:
-    session.invalidate()
-    return "logged out"
-
-
-def _index(session: Session, query: dict[str, str]) -> str:
-    return ""
-
-
-_ROUTES: dict[str, _Handler] = {
-    "/": _index,
-    "/set": _set,
-    "/put": _put,
-    "/check": _check,
-    "/pop": _pop,
-    "/del": _delete,
-    "/permanent": _permanent,
-    "/modified": _modified,
-    "/regenerate": _regenerate,
-    "/clear": _clear,
-    "/logout": _logout,
-}
-
-_LINKS = [
-    ("/", "show"),
-    ("/set", "set the seed values"),
-    ("/check", "check (in / get)"),
-    ("/pop?key=age", "pop 'age'"),
-    ("/del?key=username", "del 'username'"),
-    ("/permanent?on=1", "permanent on"),
-    ("/permanent?on=0", "permanent off"),
-    ("/modified", "set modified"),
-    ("/regenerate", "log in (regenerate the sid)"),
-    ("/clear", "clear"),
-    ("/logout", "log out (invalidate)"),
-]
-
-
-def _page(session: Session, message: str) -> str:
-    e = html.escape
-    data = pprint.pformat(dict(session), sort_dicts=True, width=72)
-    rows = "".join(
-        f'<tr><th>{name}</th><td id="{name}">{e(str(value))}</td></tr>'
-        for name, value in (
-            ("sid", session.sid),
-            ("new", session.new),
-            ("permanent", session.permanent),
-            ("modified", session.modified),
-            ("keys", len(session)),
-        )
+    elif session.get("is_vip") is not None:
+        result = "vip status is set"
+    else:
+        result = "session key not found"
+    code = (
+        'if "username" in session:            # way 1: in (recommended)\n'
+        "    ...\n"
+        'elif session.get("is_vip") is not None:  # way 2: get() and None\n'
+        "    ..."
     )
-    links = "".join(f'<li><a href="{e(href)}">{e(text)}</a></li>' for href, text in _LINKS)
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>sessionware demo</title></head>
-<body>
-<h1>sessionware demo</h1>
-<p id="message">{e(message)}</p>
-<h2>Session</h2>
-<table>{rows}</table>
-<pre id="data">{e(data)}</pre>
-<p>Served by process <span id="pid">{os.getpid()}</span>: with several workers, any of
-them reads the session.</p>
-<h2>Operations</h2>
-<ul>{links}</ul>
-<form action="/put"><input name="key" placeholder="key"> <input name="value"
-placeholder="value"> <button id="put">session[key] = value</button></form>
-<form action="/pop"><input name="key" placeholder="key"> <button id="pop">pop</button></form>
-</body></html>
-"""
-
-
-def demo_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    """The bare WSGI app behind the demo; needs a SessionMiddleware around it."""
-    session: Session = environ["session"]
-    handler = _ROUTES.get(environ.get("PATH_INFO") or "/")
-    if handler is None:
-        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
-        return [b"not found; see / for the routes\n"]
-    query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-    message = handler(session, query)
-    body = _page(session, message).encode("utf-8")
-    start_response(
-        "200 OK",
-        [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-        ],
-    )
-    return [body]
+    return (
+        f'<section class="wide"><h2>Checking for a key</h2><pre>{escape(code)}</pre>'
+        f'<p>Result: <b id="check">{escape(result)}</b></p></section>'
+    ) + _panels(request, back="/check")
 
 
 def make_app(
@@ -224,7 +251,9 @@ def make_app(
     """
     if secret_key is None:
         secret_key = secrets.token_urlsafe(32)
-    return SessionMiddleware(demo_app, secret_key, store=store, **options)
+    demo = DemoApp()
+    demo.middleware = SessionMiddleware(demo, secret_key, store=store, **options)
+    return demo.middleware
 
 
 def _app_from_env() -> SessionMiddleware:

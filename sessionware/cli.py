@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
 
+from sessionware import __version__
 from sessionware._decode import DECODE_HELP, DEFAULT_MAX_AGE, decode_cookie, to_json
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import from_url
@@ -96,7 +97,12 @@ def _demo(args: argparse.Namespace) -> int:
     secret_key = args.secret_key or os.environ.get("SESSIONWARE_SECRET_KEY") or None
     store = args.store or os.environ.get("SESSIONWARE_STORE") or "cookie://"
     # Errors first (bad store, port in use), so an error is the only line.
-    app = make_app(secret_key, store, cookie_samesite=args.cookie_samesite)
+    app = make_app(
+        secret_key,
+        store,
+        cookie_samesite=args.cookie_samesite,
+        cookie_secure=args.cookie_secure,
+    )
     _check_bindable(args.host, args.port)
     if secret_key is None:
         print(
@@ -106,7 +112,11 @@ def _demo(args: argparse.Namespace) -> int:
         )
     # SIGTERM stops the server like Ctrl+C: sockets closed, exit status 0.
     signal.signal(signal.SIGTERM, _interrupt)
-    print(f"sessionware demo on http://{args.host}:{args.port}/ (store {store})", flush=True)
+    print(
+        f"sessionware demo on http://{args.host}:{args.port}/ (store {app.store!r}); "
+        "Ctrl+C stops it",
+        flush=True,
+    )
     run_simple(args.host, args.port, app, threaded=True)
     return 0
 
@@ -166,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sessionware", description="sessionware: Flask's session API for every WSGI app."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser(
@@ -184,7 +195,16 @@ def _parser() -> argparse.ArgumentParser:
         help="default: $SESSIONWARE_SECRET_KEY, else a random key",
     )
     demo.add_argument(
-        "--cookie-samesite", type=_samesite, default="Lax", metavar="{Lax,Strict,None}"
+        "--cookie-samesite",
+        type=_samesite,
+        default="Lax",
+        metavar="{Lax,Strict,None}",
+        help="the cookie's SameSite attribute (default: %(default)s); None needs --cookie-secure",
+    )
+    demo.add_argument(
+        "--cookie-secure",
+        action="store_true",
+        help="mark the cookie Secure: browsers then send it over HTTPS (and to localhost) only",
     )
     demo.set_defaults(func=_demo)
 
@@ -237,7 +257,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     error is one line on stderr (URL passwords shown as ``***``), never a
     traceback.
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo" and args.cookie_samesite == "None" and not args.cookie_secure:
+        # Browsers drop a SameSite=None cookie that is not Secure.
+        parser.error("--cookie-samesite None needs --cookie-secure (browsers require Secure)")
     try:
         status: int = args.func(args)
     except _Fail as exc:

@@ -10,104 +10,81 @@ Usage::
     app.config["SESSIONWARE_STORE"] = "sqlite:////var/lib/app/sessions.db"
     Sessionware(app)            # or: sessionware = Sessionware(); sessionware.init_app(app)
 
-The configuration is read once, when :meth:`Sessionware.init_app` runs;
-changing ``app.config`` (or ``app.permanent_session_lifetime``) afterwards has
-no effect. Each key in :data:`CONFIG_KEYS` maps to the
-:class:`~sessionware.SessionMiddleware` argument of the same meaning.
+The settings are read when :meth:`Sessionware.init_app` runs (bad ones raise
+:class:`~sessionware.ConfigurationError` there) and read again when the first
+request (or ``test_request_context``, or ``flask sessionware``) arrives, so
+settings changed in between (``app.permanent_session_lifetime = ...`` after
+``Sessionware(app)``) are honoured. A session setting changed in
+``app.config`` after that warns: it is not applied. Each key of
+:data:`CONFIG_KEYS` maps to the :class:`~sessionware.SessionMiddleware`
+argument of the same meaning; Flask-Session's keys are honoured where they
+have a meaning here and refused otherwise (``sessionware._flask_config``).
+
+Switching from Flask's session logs nobody out: Flask's cookies (signed with
+``SECRET_KEY`` or a ``SECRET_KEY_FALLBACKS`` key) are read through
+:class:`sessionware.migrate.FlaskCookie` and re-issued as sessionware sessions
+(``SESSIONWARE_MIGRATE_FLASK_COOKIE = False`` turns that off); with
+``SESSION_TYPE = "redis"``, Flask-Session's records are read as well.
 
 Known, deliberate differences from Flask's built-in session:
 
-- The cookie format is sessionware's (not Flask's ``itsdangerous`` JSON), so
-  cookies issued by Flask's own session are not read: users start anew.
+- The cookie format is sessionware's (Flask's cookies are still read, above).
 - ``SameSite`` defaults to ``Lax``. Flask's default ``SESSION_COOKIE_SAMESITE
   = None`` is weaker and is ignored; any other value the user sets wins. The
   one ambiguity: a user who explicitly sets ``None`` cannot be told from
   Flask's default, so they get ``Lax`` too; to send no ``SameSite`` attribute
   at all pass ``Sessionware(app, cookie_samesite=None)``.
-- A missing ``SECRET_KEY`` raises :class:`~sessionware.ConfigurationError`
+- A missing secret key raises :class:`~sessionware.ConfigurationError`
   at ``init_app`` instead of a ``RuntimeError`` at the first write.
 - Loading is lazy, so a request that never touches the session does not
   refresh a permanent session's expiry (Flask re-sends it on every request
-  when ``SESSION_REFRESH_EACH_REQUEST`` is true).
+  when ``SESSION_REFRESH_EACH_REQUEST`` is true), and does not migrate it.
 - A view that only touches the ``flask.session`` proxy without reading or
-  writing it (e.g. a template that never uses ``session``) gets no
-  ``Vary: Cookie``: nothing in the response depended on the cookie.
+  writing it gets no ``Vary: Cookie``: nothing in the response depended on it.
 
-As with Flask's own session, the session is saved in Flask's
-``save_session`` (after the ``after_request`` functions); a change made later,
-while a streamed body is produced, cannot be saved and raises a
-:class:`~sessionware.SessionWarning` naming the key. The middleware then
-passes Flask's response through unwrapped.
+As with Flask's own session, the session is saved in Flask's ``save_session``
+(after the ``after_request`` functions); a change made later, while a
+streamed body is produced or in a teardown function, cannot be saved and
+raises a :class:`~sessionware.SessionWarning` naming the key. A test that
+keeps the request context after a complete response (``with client:``) may
+change the session silently, as with Flask's session: nothing is lost there
+that the response could still have carried.
 """
 
 from __future__ import annotations
 
+import threading
+import warnings
 from typing import TYPE_CHECKING, Any, cast
 
-import flask
-from flask.sessions import NullSession, SessionInterface
+try:
+    import flask
+    from flask.sessions import NullSession, SessionInterface
+except ImportError as exc:
+    if exc.name != "flask" and not (exc.name or "").startswith("flask."):
+        raise  # Flask is there but broken: its own error says more
+    raise ImportError(
+        'sessionware.flask needs Flask: pip install "sessionware[flask]"', name=exc.name
+    ) from exc
+from werkzeug.datastructures import Headers
 
+from sessionware import _flask_watch
+from sessionware._flask_config import CONFIG_KEYS, config_hint, middleware_options, snapshot
+from sessionware._flask_watch import user_stacklevel
 from sessionware.errors import ConfigurationError
 from sessionware.middleware import SessionMiddleware
 from sessionware.session import Session
 
 if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
     from flask.sessions import SessionMixin
     from flask.wrappers import Request, Response
 
 __all__ = ["CONFIG_KEYS", "Sessionware", "SessionwareInterface"]
 
-#: ``app.config`` key -> :class:`~sessionware.SessionMiddleware` argument.
-CONFIG_KEYS: dict[str, str] = {
-    "SECRET_KEY": "secret_key",
-    "SECRET_KEY_FALLBACKS": "fallback_keys",
-    "PERMANENT_SESSION_LIFETIME": "permanent_lifetime",
-    "SESSION_COOKIE_NAME": "cookie_name",
-    "SESSION_COOKIE_DOMAIN": "cookie_domain",
-    "SESSION_COOKIE_PATH": "cookie_path",
-    "SESSION_COOKIE_SECURE": "cookie_secure",
-    "SESSION_COOKIE_HTTPONLY": "cookie_httponly",
-    "SESSION_COOKIE_SAMESITE": "cookie_samesite",
-    "SESSION_COOKIE_PARTITIONED": "cookie_partitioned",
-    "SESSION_REFRESH_EACH_REQUEST": "refresh_each_request",
-    "SESSIONWARE_STORE": "store",
-    "SESSIONWARE_REFRESH_INTERVAL": "refresh_interval",
-    "SESSIONWARE_ABSOLUTE_LIFETIME": "absolute_lifetime",
-    "SESSIONWARE_DETECT_NESTED_CHANGES": "detect_nested_changes",
-}
-#: Flask defaults weaker than sessionware's: left out while they equal
-#: ``flask.Flask.default_config`` (a user-set value always wins).
-_WEAKER_FLASK_DEFAULTS = frozenset({"SESSION_COOKIE_SAMESITE"})
 _EXTENSION = "sessionware"
-
-
-def middleware_options(config: Any) -> dict[str, Any]:
-    """The :class:`~sessionware.SessionMiddleware` keyword arguments for ``config``.
-
-    :param config: a Flask ``app.config`` (any mapping with Flask's keys).
-    """
-    if not config.get("SECRET_KEY"):
-        raise ConfigurationError(
-            'app.config["SECRET_KEY"] is not set; sessionware needs it to sign every '
-            "session cookie. Generate a strong one with `python -m sessionware secret`"
-        )
-    defaults = flask.Flask.default_config
-    options: dict[str, Any] = {}
-    for key, argument in CONFIG_KEYS.items():
-        if key not in config:
-            continue
-        value = config[key]
-        if key in _WEAKER_FLASK_DEFAULTS and value == defaults.get(key):
-            continue
-        options[argument] = value
-    if options.get("cookie_path") is None:
-        # As Flask's SessionInterface.get_cookie_path does.
-        options["cookie_path"] = config.get("APPLICATION_ROOT") or "/"
-    if options.get("fallback_keys") is None:
-        options["fallback_keys"] = ()  # Flask's default is None
-    if options.get("store") is None:
-        options.pop("store", None)
-    return options
+_PRESERVE = "werkzeug.debug.preserve_context"
 
 
 class _UnavailableSession(NullSession):
@@ -122,14 +99,70 @@ class _UnavailableSession(NullSession):
     __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
 
 
+class _Unsettled(SessionMiddleware):
+    """The app's middleware until its first request: then the settings are
+    read again (and applied if they changed), and the instance becomes a
+    plain :class:`SessionMiddleware`, so later requests pay nothing for it."""
+
+    _flask_app: flask.Flask
+    _overrides: dict[str, Any]
+    _snapshot: tuple[Any, ...]
+    _lock: threading.Lock
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        settle(self)
+        return SessionMiddleware.__call__(self, environ, start_response)
+
+
+def settle(middleware: SessionMiddleware) -> None:
+    """Apply settings changed since ``init_app``, once, before the first request."""
+    if not isinstance(middleware, _Unsettled):
+        return
+    with middleware._lock:
+        if not isinstance(middleware, _Unsettled):
+            return  # another thread settled it meanwhile
+        app = middleware._flask_app
+        if snapshot(app) != middleware._snapshot:
+            options = middleware_options(app, middleware._overrides)
+            old_store = middleware.store
+            try:
+                SessionMiddleware.__init__(middleware, middleware.app, **options)
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"{exc}{config_hint(str(exc))}") from exc
+            close = getattr(old_store, "close", None)
+            if close is not None and old_store is not middleware.store:
+                close()
+        _flask_watch.watch(app)
+        # From now on a plain SessionMiddleware: no check on any later request.
+        middleware.__class__ = SessionMiddleware  # type: ignore[assignment]
+
+
+class _Reopened:
+    """A preserved request context, re-pushed by Flask's test client after a
+    complete response: from then on a change is dropped silently, as Flask's
+    own session drops it, instead of warning."""
+
+    __slots__ = ("context", "session")
+
+    def __init__(self, context: Any, session: Session) -> None:
+        self.context = context
+        self.session = session
+
+    def __enter__(self) -> Any:
+        self.session._sealed = False  # saved already; nothing will save it again
+        return self.context.__enter__()
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self.context.__exit__(*exc_info)
+
+
 class SessionwareInterface(SessionInterface):
     """Flask's session interface backed by a :class:`~sessionware.SessionMiddleware`.
 
     ``open_session`` returns the session the middleware put in the request's
     environ, or (for requests that did not come through it, such as
     ``app.test_request_context()`` or Flask's ``client.session_transaction()``)
-    a new lazily loaded one. ``save_session`` leaves the middleware's own
-    sessions to the middleware and saves the others onto the given response.
+    a new lazily loaded one. ``save_session`` saves it onto the response.
 
     :param middleware: the middleware wrapping ``app.wsgi_app``.
     """
@@ -143,26 +176,54 @@ class SessionwareInterface(SessionInterface):
         return isinstance(obj, NullSession)
 
     def open_session(self, app: flask.Flask, request: Request) -> SessionMixin:
+        middleware = self.middleware
         environ = request.environ
-        session = environ.get(self.middleware.config.environ_key)
-        if not self.middleware.owns(session):
-            session = self.middleware.open_session(environ)
+        session = environ.get(middleware.config.environ_key)
+        if not middleware.owns(session):
+            settle(middleware)  # a context that did not come through the middleware
+            session = middleware.open_session(environ)
         # Session provides SessionMixin's interface without inheriting from it.
         return cast("SessionMixin", session)
 
     def save_session(self, app: flask.Flask, session: SessionMixin, response: Response) -> None:
-        if not isinstance(session, Session):
-            return
+        if not isinstance(session, Session) or session._sealed:
+            return  # already saved (sealed sessions are never saved twice)
         # Saved here, as Flask saves its own session: the headers join the
         # response, and the middleware, seeing the session sealed, passes the
         # response through unwrapped. A change after this point (a streamed
         # body, a teardown) warns instead of being saved, as in Flask.
-        headers = response.headers
-        for name, value in self.middleware.save_session(session):
-            if name == "Vary" and "Vary" in headers:
-                response.vary.add(value)  # merged: never a second "Cookie"
-            else:
-                headers.add(name, value)  # (parsing response.vary costs µs)
+        extra = self.middleware.save_session(session)
+        if extra:
+            headers = response.headers
+            pairs = getattr(headers, "_list", None)
+            if type(headers) is not Headers or type(pairs) is not list:
+                pairs = None  # not werkzeug's own Headers: its public API only
+            for name, value in extra:
+                if name == "Vary" and (
+                    "Vary" in headers
+                    if pairs is None
+                    else any(key.lower() == "vary" for key, _ in pairs)
+                ):
+                    response.vary.add(value)  # merged: never a second "Cookie"
+                elif pairs is not None:
+                    # Appended as werkzeug's Headers.add would, without its
+                    # per-value checks: sessionware's header values are built
+                    # from checked settings and base64, never a line break.
+                    pairs.append((name, value))
+                else:
+                    headers.add(name, value)
+        environ = session._environ
+        if _PRESERVE in environ and not response.is_streamed:
+            # Flask's test client keeps this context after the (complete)
+            # response: let it change the session there without a warning.
+            preserve = environ[_PRESERVE]
+            environ[_PRESERVE] = lambda context: preserve(_Reopened(context, session))
+
+    def regenerate(self, session: SessionMixin) -> None:
+        """Give ``session`` a new id, keeping its data (as Flask-Session's)."""
+        if not isinstance(session, Session):
+            raise TypeError(f"not a sessionware session: {type(session).__name__}")
+        session.regenerate()
 
     # Flask's cookie getters answer with what sessionware actually sends, for
     # code (extensions, tests) that asks the interface about the cookie.
@@ -197,7 +258,8 @@ class Sessionware:
     :param app: the Flask app to set up now (optional).
     :param options: :class:`~sessionware.SessionMiddleware` keyword
         arguments that take precedence over ``app.config`` (for example
-        ``cookie_samesite=None``, which Flask's configuration cannot express).
+        ``cookie_samesite=None``, which Flask's configuration cannot express,
+        or ``secret_key``), applied before anything is checked.
     """
 
     def __init__(self, app: flask.Flask | None = None, **options: Any) -> None:
@@ -208,20 +270,32 @@ class Sessionware:
     def init_app(self, app: flask.Flask) -> SessionMiddleware:
         """Wrap ``app.wsgi_app`` in a SessionMiddleware configured from ``app.config``.
 
-        Bad configuration (a missing ``SECRET_KEY`` included) raises
-        :class:`~sessionware.ConfigurationError` here. Returns the middleware,
-        also available as ``app.extensions["sessionware"]``.
+        Bad configuration (a missing secret key, a Flask-Session key with no
+        meaning here) raises :class:`~sessionware.ConfigurationError` here.
+        Adds the ``flask sessionware`` commands. Returns the middleware, also
+        available as ``app.extensions["sessionware"]``.
         """
         if _EXTENSION in app.extensions:
             raise RuntimeError("sessionware is already set up on this app")
-        options = {**middleware_options(app.config), **self.options}
         try:
-            middleware = SessionMiddleware(app.wsgi_app, **options)
+            options = middleware_options(app, self.options)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                middleware = _Unsettled(app.wsgi_app, **options)
         except ConfigurationError as exc:
-            raise ConfigurationError(f"{exc}{_config_hint(str(exc))}") from exc
+            raise ConfigurationError(f"{exc}{config_hint(str(exc))}") from exc
+        for warning in caught:  # (a short key) named at the user's line, not ours
+            warnings.warn(warning.message, warning.category, stacklevel=user_stacklevel())
+        middleware._flask_app = app
+        middleware._overrides = dict(self.options)
+        middleware._snapshot = snapshot(app)
+        middleware._lock = threading.Lock()
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.session_interface = SessionwareInterface(middleware)
         app.extensions[_EXTENSION] = middleware
+        from sessionware._flask_cli import commands
+
+        app.cli.add_command(commands)
         return middleware
 
     @staticmethod
@@ -232,9 +306,3 @@ class Sessionware:
             return cast(SessionMiddleware, target.extensions[_EXTENSION])
         except KeyError:
             raise RuntimeError("sessionware is not set up on this app") from None
-
-
-def _config_hint(message: str) -> str:
-    """Name the app.config keys behind the middleware arguments an error mentions."""
-    keys = [key for key, argument in CONFIG_KEYS.items() if argument in message]
-    return f" (set by app.config: {', '.join(keys)})" if keys else ""

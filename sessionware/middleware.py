@@ -42,6 +42,8 @@ from sessionware.stores.cookie import CookieStore
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from sessionware.migrate import Reader
+
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
 
@@ -65,6 +67,9 @@ class SessionMiddleware:
     :param absolute_lifetime: hard cap since the session was created.
     :param detect_nested_changes: save in-place changes to nested values.
     :param environ_key: where the session is put in the WSGI environ.
+    :param permanent_by_default: new sessions start with ``permanent=True``.
+    :param migrate_from: readers of older session formats
+        (:mod:`sessionware.migrate`), tried when no session cookie verifies.
     """
 
     def __init__(
@@ -87,6 +92,8 @@ class SessionMiddleware:
         absolute_lifetime: timedelta | int | None = None,
         detect_nested_changes: bool = True,
         environ_key: str = "session",
+        permanent_by_default: bool = False,
+        migrate_from: Sequence[Reader] = (),
     ) -> None:
         settings = dict(locals())  # the arguments: the signature is the list of settings
         del settings["self"], settings["app"], settings["store"]
@@ -98,6 +105,12 @@ class SessionMiddleware:
             store = CookieStore()
         self.store = store
         self.backend: Backend = backend_for(self.config, store)
+        if self.config.migrate_from:
+            # The only hook of migration into the core: a backend that tries
+            # the readers when the real one found no session (sessionware.migrate).
+            from sessionware.migrate._backend import MigratingBackend
+
+            self.backend = MigratingBackend(self.backend, self.config.migrate_from)
         self._environ_key = environ_key
 
     def open_session(self, environ: WSGIEnvironment) -> Session:

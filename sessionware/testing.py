@@ -17,10 +17,11 @@ equivalent of Flask's ``client.session_transaction()`` for any WSGI app::
     response = client.get("/logout")
     assert read_session(app, response) == {}        # what the response stored
 
-The middleware is found by walking the WSGI stack from ``client.application``
-(``.app``, ``.wsgi_app``, ``.application`` attributes, so Flask apps and
-werkzeug middleware are traversed); pass ``middleware=`` when there are
-several or the stack hides it.
+Every helper takes the middleware, or anything around it: a Flask app set up
+with ``Sessionware``, a werkzeug middleware, a test client. The middleware is
+found by walking the WSGI stack (``.app``, ``.wsgi_app``, ``.application``
+attributes); pass the middleware itself when there are several or the stack
+hides it.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _cookie_domain(middleware: SessionMiddleware, domain: str) -> tuple[str, boo
 @contextmanager
 def session_transaction(
     client: Client,
-    middleware: SessionMiddleware | None = None,
+    middleware: object = None,
     *,
     domain: str = "localhost",
     path: str | None = None,
@@ -97,12 +98,12 @@ def session_transaction(
     next request sees the changes. An error in the block saves nothing.
 
     :param client: a ``werkzeug.test.Client`` (or Flask's ``FlaskClient``).
-    :param middleware: the middleware; found in ``client.application`` if omitted.
+    :param middleware: the middleware, or a WSGI stack around it (a Flask
+        app); found in ``client.application`` if omitted.
     :param domain: the host the client sends requests to (werkzeug's default).
     :param path: the request path (default: the cookie's path).
     """
-    if middleware is None:
-        middleware = find_middleware(client.application)
+    middleware = find_middleware(client.application if middleware is None else middleware)
     config = middleware.config
     cookie_domain, origin_only = _cookie_domain(middleware, domain)
     cookie = client.get_cookie(config.cookie_name, domain=cookie_domain, path=config.cookie_path)
@@ -142,7 +143,7 @@ def _parse_set_cookie(header: str) -> tuple[str, dict[str, str]]:
     return value, attributes
 
 
-def read_session(middleware: SessionMiddleware, source: _HasHeaders | str) -> Session | None:
+def read_session(app: object, source: _HasHeaders | str) -> Session | None:
     """The session a response stored (or a cookie value holds), loaded.
 
     Returns a loaded :class:`~sessionware.Session` (compare it with a
@@ -150,10 +151,12 @@ def read_session(middleware: SessionMiddleware, source: _HasHeaders | str) -> Se
     response that deleted the cookie gives an empty session with ``new``
     true; a response that set no session cookie at all gives ``None``.
 
-    :param middleware: the middleware that produced the response.
+    :param app: the middleware that produced the response, or any WSGI
+        stack around it (a Flask app, a werkzeug middleware, a test client).
     :param source: a response (anything with ``.headers``, e.g. werkzeug's
         ``TestResponse``) or the value of the session cookie.
     """
+    middleware = find_middleware(app)
     name = middleware.config.cookie_name
     if isinstance(source, str):
         value: str | None = source

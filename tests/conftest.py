@@ -72,3 +72,31 @@ def any_store(request, tmp_path):
     yield instance
     if hasattr(instance, "close"):
         instance.close()
+
+
+# -- Reporting ----------------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Every skip is reported at the test it skipped and names it (pytest
+    shows the line of the helper or fixture that raised it, which a shared
+    fixture's skip repeats for many tests)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and isinstance(report.longrepr, tuple) and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2].removeprefix("Skipped: ")
+        test_path, test_line, _ = item.location
+        report.longrepr = (test_path, test_line + 1, f"{item.name}: {reason}")
+
+
+def pytest_runtest_setup(item):
+    """Name each soak test as it starts: it runs up to a minute in silence."""
+    if item.get_closest_marker("soak") is None:
+        return
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    capture = item.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None and reporter.verbosity <= 0:
+        with capture.global_and_fixture_disabled():  # else the setup's capture eats it
+            # On the file's progress line, before the test's own dot.
+            reporter.write(f" {item.name} (up to a minute) ", flush=True)

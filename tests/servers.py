@@ -11,18 +11,43 @@ import random
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+#: The Debian packages that provide each binary the tests run, named in the
+#: skip message. Binaries not listed come with the test extra (pip).
+DEBIAN_PACKAGES = {
+    "redis-server": "redis-server",
+    "redis-cli": "redis-tools",
+    "redis-sentinel": "redis-sentinel",
+    "chromium": "chromium chromium-driver",
+    "chromedriver": "chromium chromium-driver",
+    "initdb": "postgresql",
+    "pg_ctl": "postgresql",
+    "postgres": "postgresql",
+}
 
-def require_binary(name):
+
+def require_binary(name, package=None):
     """Return the path of executable ``name``; skip the test when it is
-    missing, except on CI (``CI`` set), where a missing binary fails it."""
-    path = shutil.which(name)
+    missing, except on CI (``CI`` set), where a missing binary fails it.
+
+    The directory of the running interpreter is searched first, so a
+    virtualenv's own scripts (gunicorn) are found without activating it.
+    ``package`` names what to install (default: :data:`DEBIAN_PACKAGES`).
+    """
+    path = shutil.which(name, path=os.path.dirname(sys.executable)) or shutil.which(name)
     if path is None:
-        reason = f"{name} is not installed (not on PATH)"
+        package = package or DEBIAN_PACKAGES.get(name)
+        fix = (
+            f"apt-get install --no-install-recommends {package}"
+            if package
+            else 'pip install -e ".[test]"'
+        )
+        reason = f"{name} is not installed (not on PATH); install it: {fix}"
         if os.environ.get("CI"):
             pytest.fail(f"{reason}; CI is set, so this is a failure, not a skip")
         pytest.skip(reason)

@@ -242,10 +242,10 @@ def test_init_app_factory_pattern():
         extension.init_app(apps[0])
 
 
-def test_config_is_read_at_init_app():
+def test_config_is_read_again_at_the_first_request():
     app = make_app(PERMANENT_SESSION_LIFETIME=600)
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=3)
-    assert "Max-Age=600" in one_cookie(app.test_client().get("/permanent"))
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=3)  # before the first request
+    assert "Max-Age=259200" in one_cookie(app.test_client().get("/permanent"))
 
 
 def test_null_session_is_sane():

@@ -75,7 +75,7 @@ class CookieBackend(BaseBackend):
                 False, sid, bool(flags & FLAG_PERMANENT), created, issued, index > 0, payload
             )
             return data, state
-        return {}, CookieState(True, None, False, now, now, False, None)
+        return {}, CookieState(True, None, self.config.permanent_by_default, now, now, False, None)
 
     def _payload(self, state: CookieState, data: dict[str, Any]) -> bytes:
         sid = state.sid

@@ -103,7 +103,7 @@ class ServerBackend(BaseBackend):
                 False, sid, bool(flags & FLAG_PERMANENT), created, issued, index > 0, record
             )
             return data, state
-        return {}, ServerState(True, None, False, now, now, False, {})
+        return {}, ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
 
     def _lookup_many(self, sids: list[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
         """``(sid, record)`` for several verified ids, in order: one batched

@@ -1,0 +1,43 @@
+"""Readers of older session formats: switching to sessionware logs nobody out.
+
+Pass readers as ``SessionMiddleware(app, secret_key, migrate_from=[...])``::
+
+    from sessionware.migrate import FlaskCookie, FlaskSessionRedis
+
+    SessionMiddleware(app, SECRET_KEY, store="redis://localhost/0",
+                      migrate_from=[FlaskCookie(secret_key=OLD_FLASK_KEY),
+                                    FlaskSessionRedis("redis://localhost/0")])
+
+How a request migrates (:class:`~sessionware.migrate._backend.MigratingBackend`):
+
+1. The app touches the session; the configured backend finds no valid
+   sessionware session in the request's cookies (none, all failing to verify,
+   or a server-side record that is gone).
+2. The readers are tried in order, each with the values of its own cookie
+   name (the same values as sessionware's when the names match) that have
+   the shape of its format (``plausible``: no HMAC, no store). At most
+   :data:`MAX_ATTEMPTS` such values are tried per request, over all readers
+   together, so a ``Cookie`` header stuffed with candidates costs a bounded
+   number of signature checks (and, for :class:`FlaskSessionRedis`, one Redis
+   round trip), while junk of the wrong shape costs none of them.
+3. A reader accepts a value only when it verifies (signature, age) and decodes
+   within bounds to data sessionware can store; then the session holds that
+   data, ``permanent`` comes from the old format's marker (Flask's
+   ``_permanent`` key, which is never kept as a key), ``new`` is False.
+4. The session is saved as a sessionware session with a new ``sid`` on this
+   same response; once it is saved, the reader forgets the old session
+   (:class:`FlaskSessionRedis` deletes the old record; an old cookie of another
+   name is deleted with a ``Set-Cookie``).
+
+A reader is any object with a ``cookie_name`` (str) and ``read(values)``
+returning a :class:`Found` or ``None``; it must never raise for bad input
+(only :class:`~sessionware.StoreError` for a failing store).
+"""
+
+from __future__ import annotations
+
+from sessionware.migrate._common import MAX_ATTEMPTS, Found, Reader
+from sessionware.migrate.flask_cookie import FlaskCookie
+from sessionware.migrate.flask_session import FlaskSessionRedis
+
+__all__ = ["MAX_ATTEMPTS", "FlaskCookie", "FlaskSessionRedis", "Found", "Reader"]

@@ -1,0 +1,131 @@
+"""The demo page in a real headless Chromium: it renders as designed (styles
+applied, panels laid out, no horizontal scrolling on a phone), logs nothing
+to the console, keeps the session cookie from JavaScript, and refuses a
+cross-site POST. Screenshots are saved in the test's temp dir, or in
+``$SESSIONWARE_SCREENSHOTS`` when that is set."""
+
+import os
+import shutil
+import sys
+
+import pytest
+from test_browser import Server, chromium, click, field
+
+from helpers import SECRET
+from servers import free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def demo_server(tmp_path, *options):
+    port = free_port()
+    command = [
+        sys.executable, "-m", "sessionware", "demo", "--port", str(port),
+        "--secret-key", SECRET, *options,
+    ]  # fmt: skip
+    return Server(command, port, tmp_path / f"demo-{port}.log")
+
+
+def console_errors(driver):
+    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def screenshot(driver, tmp_path, name):
+    path = tmp_path / f"{name}.png"
+    assert driver.save_screenshot(str(path))
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a real, drawn page
+    keep = os.environ.get("SESSIONWARE_SCREENSHOTS")
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        shutil.copy(path, keep)
+    return path
+
+
+def layout(driver):
+    return driver.execute_script(
+        """
+        const style = (selector, name) =>
+            getComputedStyle(document.querySelector(selector))[name];
+        return {
+            header: style("header", "backgroundImage"),
+            font: style("body", "fontFamily"),
+            grid: style("main", "display"),
+            widths: [...document.querySelectorAll("main > section")].map(
+                s => s.getBoundingClientRect().width),
+            overflow: document.documentElement.scrollWidth
+                - document.documentElement.clientWidth,
+            buttons: [...document.querySelectorAll("form[method=post] button")].length,
+        };
+        """
+    )
+
+
+def test_the_demo_page_renders_without_console_errors(tmp_path):
+    store = f"sqlite:///{tmp_path}/demo.db"
+    with demo_server(tmp_path, "--store", store) as server, chromium(tmp_path) as driver:
+        base = f"http://127.0.0.1:{server.port}"
+        driver.set_window_size(1280, 1100)
+        driver.get(base + "/")
+        assert field(driver, "sid") == "none" and field(driver, "js-cookie") == "(nothing)"
+        click(driver, "#do-set")
+        assert field(driver, "message").startswith("Stored the seed values")
+        assert '"city": "wuhan"' in field(driver, "data")
+        assert int(field(driver, "cookie-size")) < 4093
+        assert field(driver, "record-size").endswith("bytes")
+        # The HttpOnly session cookie is held but hidden from JavaScript.
+        assert driver.get_cookie("session")["httpOnly"] is True
+        assert field(driver, "js-cookie") == "(nothing)"
+
+        wide = layout(driver)
+        assert "linear-gradient" in wide["header"]
+        assert "Times" not in wide["font"] and wide["grid"] == "grid"
+        assert len(wide["widths"]) == 4 and min(wide["widths"]) > 300
+        assert wide["overflow"] <= 0 and wide["buttons"] == 10
+        screenshot(driver, tmp_path, "demo-desktop")
+
+        driver.set_window_size(400, 900)  # a phone: one column, nothing cut off
+        driver.refresh()
+        narrow = layout(driver)
+        assert narrow["overflow"] <= 0, narrow
+        screenshot(driver, tmp_path, "demo-phone")
+
+        click(driver, 'a[href="/check"]')
+        assert field(driver, "check") == "username is set: admin"
+        click(driver, "#do-logout")
+        assert field(driver, "sid") == "none" and field(driver, "keys") == "0"
+        assert driver.get_cookie("session") is None
+        assert console_errors(driver) == []
+
+
+def test_a_cross_site_form_post_is_refused(tmp_path):
+    """A page on another site (localhost vs 127.0.0.1) posts a form to the
+    demo's /logout: Chromium sends its Origin, and the demo answers 403."""
+    site_b = tmp_path / "site-b"
+    site_b.mkdir()
+    b_port = free_port()
+    b_command = [
+        sys.executable, "-m", "http.server", str(b_port),
+        "--bind", "127.0.0.1", "--directory", str(site_b),
+    ]  # fmt: skip
+    with (
+        demo_server(tmp_path, "--cookie-samesite", "None", "--cookie-secure") as a,
+        Server(b_command, b_port, tmp_path / "site-b.log"),
+        chromium(tmp_path) as driver,
+    ):
+        a_url = f"http://127.0.0.1:{a.port}/"
+        (site_b / "attack.html").write_text(
+            f'<!doctype html><form method="post" action="{a_url}logout">'
+            '<button id="go">win a prize</button></form>',
+            encoding="utf-8",
+        )
+        driver.get(a_url)
+        click(driver, "#do-set")
+        # SameSite=None: the browser would send this cookie cross-site; the
+        # Origin check is what stops the forged POST.
+        assert driver.get_cookie("session")["sameSite"] == "None"
+        driver.get(f"http://localhost:{b_port}/attack.html")
+        click(driver, "#go")
+        assert "cross-site POST refused" in driver.page_source
+        driver.get(a_url)
+        assert field(driver, "keys") == "5" and field(driver, "new") == "False"
