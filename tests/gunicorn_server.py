@@ -1,6 +1,9 @@
-"""A real gunicorn for live tests: started in a subprocess, torn down after.
+"""Real HTTP servers for live tests, each started in a subprocess and torn down after.
 
-Import as ``from gunicorn_server import Gunicorn`` (``tests/`` is on sys.path).
+``Served`` runs any command that serves HTTP on a port (the demo's
+``python -m sessionware demo``, ``python -m http.server``); ``Gunicorn`` is a
+real gunicorn with sync workers. Import as ``from gunicorn_server import
+Gunicorn, Served`` (``tests/`` is on sys.path).
 """
 
 from __future__ import annotations
@@ -20,26 +23,22 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
 
-class Gunicorn:
-    """``gunicorn APP`` on 127.0.0.1 with sync workers.
+class Served:
+    """``command`` serving HTTP on 127.0.0.1:``port``, in its own process group.
 
-    ``app`` is a gunicorn app spec (``"module:callable"``); ``pythonpath``
-    entries are added so apps under ``tests/`` or ``examples/`` import.
-    Use as a context manager; ``.url`` is the base URL, ``.log`` the path of
-    gunicorn's error log (worker tracebacks land there).
+    Use as a context manager: it returns once ``ready_path`` answers (any
+    status) and stops the whole process group on exit. ``.url`` is the base
+    URL; ``.log`` the file the command's stdout and stderr go to.
     """
 
-    def __init__(
-        self, app, *, workers=2, env=None, pythonpath=(), args=(), log_dir=None, ready_path="/"
-    ):
-        require_binary("gunicorn")
-        self.app = app
-        self.workers = workers
-        self.port = free_port()
+    #: Whether the command's stdout/stderr go to ``.log`` (gunicorn writes its own).
+    capture_output = True
+
+    def __init__(self, command, port, *, env=None, log_dir=None, ready_path="/", name="server"):
+        self.command = list(command)
+        self.port = port
         self.env = {**os.environ, **(env or {})}
-        self.pythonpath = [str(ROOT), str(TESTS), *map(str, pythonpath)]
-        self.args = list(args)
-        self.log = Path(log_dir or "/tmp") / f"gunicorn-{self.port}.log"
+        self.log = Path(log_dir or "/tmp") / f"{name}-{port}.log"
         self.ready_path = ready_path
         self.process = None
 
@@ -48,41 +47,34 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self):
-        command = [
-            sys.executable, "-m", "gunicorn", self.app,
-            "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.workers),
-            "--worker-class", "sync",
-            "--pythonpath", ",".join(self.pythonpath),
-            "--error-logfile", str(self.log),
-            "--graceful-timeout", "2",
-            "--timeout", "30",
-            *self.args,
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        output = open(self.log, "ab") if self.capture_output else subprocess.DEVNULL  # noqa: SIM115
         try:
-            wait_for(self._ready, timeout=30, what=f"gunicorn {self.app} on {self.url}")
-            wait_for(
-                lambda: len(self.worker_pids()) >= self.workers,
-                timeout=30,
-                what="all gunicorn workers",
+            self.process = subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT if self.capture_output else subprocess.DEVNULL,
+                start_new_session=True,
             )
+        finally:
+            if self.capture_output:
+                output.close()  # the child holds its own copy
+        try:
+            wait_for(self._ready, timeout=30, what=f"{self.command[:4]} on {self.url}")
+            self._started()
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _started(self):
+        """Called once the server answers; subclasses wait for more here."""
+
     def _ready(self):
         if self.process.poll() is not None:
             raise RuntimeError(
-                f"gunicorn exited with {self.process.returncode}:\n{self.log_text()}"
+                f"{self.command[:4]} exited with {self.process.returncode}:\n{self.log_text()}"
             )
         try:
             with urllib.request.urlopen(self.url + self.ready_path, timeout=2) as response:
@@ -92,6 +84,75 @@ class Gunicorn:
             return True  # it answers; the status is the app's business
         except OSError:
             return False
+
+    def log_text(self):
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self):
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        # Children (gunicorn's workers) are in its process group; make sure none is left.
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        time.sleep(0.05)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Gunicorn(Served):
+    """``gunicorn APP`` on 127.0.0.1 with sync workers.
+
+    ``app`` is a gunicorn app spec (``"module:callable"``); ``pythonpath``
+    entries are added so apps under ``tests/`` or ``examples/`` import.
+    Use as a context manager; ``.url`` is the base URL, ``.log`` the path of
+    gunicorn's error log (worker tracebacks land there).
+    """
+
+    capture_output = False
+
+    def __init__(
+        self, app, *, workers=2, env=None, pythonpath=(), args=(), log_dir=None, ready_path="/"
+    ):
+        require_binary("gunicorn")
+        self.app = app
+        self.workers = workers
+        port = free_port()
+        log = Path(log_dir or "/tmp") / f"gunicorn-{port}.log"
+        command = [
+            sys.executable, "-m", "gunicorn", app,
+            "--bind", f"127.0.0.1:{port}",
+            "--workers", str(workers),
+            "--worker-class", "sync",
+            "--pythonpath", ",".join([str(ROOT), str(TESTS), *map(str, pythonpath)]),
+            "--error-logfile", str(log),
+            "--graceful-timeout", "2",
+            "--timeout", "30",
+            *args,
+        ]  # fmt: skip
+        super().__init__(
+            command, port, env=env, log_dir=log_dir, ready_path=ready_path, name="gunicorn"
+        )
+
+    def _started(self):
+        wait_for(
+            lambda: len(self.worker_pids()) >= self.workers,
+            timeout=30,
+            what="all gunicorn workers",
+        )
 
     def worker_pids(self):
         """PIDs of the live workers (children of the master)."""
@@ -124,30 +185,3 @@ class Gunicorn:
                 os.kill(next(iter(seen)), signal.SIGKILL)
                 wait_for(lambda: len(self.worker_pids()) >= 2, what="a new worker")
         raise AssertionError(f"only one worker ever answered: {seen}")
-
-    def log_text(self):
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def stop(self):
-        process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        # gunicorn's workers are in its process group; make sure none is left.
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        time.sleep(0.05)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()

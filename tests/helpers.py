@@ -1,4 +1,5 @@
-"""Small helpers shared by the tests: a WSGI app around a handler, a linted client."""
+"""Small helpers shared by the tests: a WSGI app around a handler, a linted client,
+and the one way every test reads a Set-Cookie header."""
 
 from __future__ import annotations
 
@@ -36,12 +37,57 @@ def make_client(handler, **options):
     return Client(LintMiddleware(middleware)), middleware
 
 
+def routes(**table):
+    """A handler for :func:`make_client` dispatching on the path's last segment:
+    ``routes(set=seed)`` answers ``/set`` with ``seed(session)``."""
+
+    def handler(session, environ):
+        return table[environ["PATH_INFO"].rsplit("/", 1)[-1]](session)
+
+    return handler
+
+
+# -- reading Set-Cookie ----------------------------------------------------------------
+
+
 def set_cookies(response):
+    """Every Set-Cookie header of a werkzeug/Flask test response."""
     return response.headers.getlist("Set-Cookie")
 
 
+def one_cookie(response, name="session"):
+    """The response's only Set-Cookie header, which must be for ``name``."""
+    cookies = set_cookies(response)
+    assert len(cookies) == 1, cookies
+    assert cookies[0].startswith(name + "="), cookies
+    return cookies[0]
+
+
+def cookie_pair(header):
+    """``name=value`` of a Set-Cookie header (what a browser sends back)."""
+    return header.split(";", 1)[0]
+
+
+def header_value(header):
+    """The cookie value of a Set-Cookie header."""
+    return cookie_pair(header).split("=", 1)[1]
+
+
+def attributes(header):
+    """The attributes of a Set-Cookie header, in order: ``["HttpOnly", "Path=/", ...]``."""
+    return [part.strip() for part in header.split(";")[1:]]
+
+
 def cookie_value(response, name="session"):
+    """The value of the response's Set-Cookie for ``name``, or None."""
     for header in set_cookies(response):
         if header.startswith(name + "="):
-            return header.split(";", 1)[0][len(name) + 1 :]
+            return header_value(header)
     return None
+
+
+def saved_cookie(middleware, session):
+    """The Set-Cookie header ``middleware.save_session(session)`` returns, or None."""
+    cookies = [value for name, value in middleware.save_session(session) if name == "Set-Cookie"]
+    assert len(cookies) <= 1, cookies
+    return cookies[0] if cookies else None

@@ -1,4 +1,4 @@
-"""Construction-time refusals of API.md section 1."""
+"""Construction-time refusals (the README's "Configuration")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The cookie store: trust rules (section 5), rotation, encryption, bounded decoding."""
+"""The cookie store: the README's "Security notes" (bad input is no session, rotation,
+encryption, bounded decoding) on real cookies."""
 
 from __future__ import annotations
 

@@ -110,7 +110,10 @@ def test_example_under_gunicorn(name, store, tmp_path):
         ) as server,
         requests.Session() as http,
     ):
-        get = lambda path: http.get(server.url + path, timeout=10).text  # noqa: E731
+
+        def get(path):
+            return http.get(server.url + path, timeout=10).text
+
         walk_the_seed(get)
         get("/set")
         # Workers that never saw the session must read it: kill them all.

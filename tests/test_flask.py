@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.sessions import NullSession
 
-from helpers import OLD_SECRET, SECRET, SEED
+from helpers import OLD_SECRET, SECRET, SEED, attributes, header_value, one_cookie
 from live.flask_app import create_app
 from sessionware import ConfigurationError, Session, SessionMiddleware
 from sessionware.flask import Sessionware
@@ -27,17 +27,6 @@ def make_app(store=None, **config):
     if store is not None:
         config["SESSIONWARE_STORE"] = store
     return create_app(config)
-
-
-def session_cookies(response, name="session"):
-    return [h for h in response.headers.getlist("Set-Cookie") if h.startswith(name + "=")]
-
-
-def one_cookie(response, name="session"):
-    cookies = response.headers.getlist("Set-Cookie")
-    assert len(cookies) == 1, cookies
-    assert cookies[0].startswith(name + "=")
-    return cookies[0]
 
 
 # -- the seed's operations, every store ----------------------------------------
@@ -164,7 +153,7 @@ def test_test_request_context_loads_lazily_from_the_cookie(store):
         response = app.process_response(response)
     header = one_cookie(response)
     assert response.headers.getlist("Vary") == ["Cookie"]
-    client.set_cookie("session", header.split(";", 1)[0].split("=", 1)[1])
+    client.set_cookie("session", header_value(header))
     assert client.get("/get").json["age"] == 26
 
 
@@ -285,10 +274,6 @@ def set_cookie_header(**config):
                       name=config.get("SESSION_COOKIE_NAME", "session"))  # fmt: skip
 
 
-def attributes(header):
-    return [part.strip() for part in header.split(";")[1:]]
-
-
 def test_cookie_defaults():
     attrs = attributes(set_cookie_header())
     assert attrs == ["HttpOnly", "Path=/", "SameSite=Lax"]
@@ -404,7 +389,7 @@ def test_secret_key_fallbacks_rotation():
     rotated.set_cookie("session", old_cookie)
     response = rotated.get("/check")
     assert response.text == "username exists: admin"
-    new_cookie = one_cookie(response).split(";", 1)[0].split("=", 1)[1]
+    new_cookie = header_value(one_cookie(response))
     assert new_cookie != old_cookie  # re-signed with the current key
 
     # Without the fallback the old cookie is no session at all...

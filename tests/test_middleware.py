@@ -1,8 +1,10 @@
-"""Response rules of API.md section 3, through werkzeug's client and LintMiddleware."""
+"""When a response carries Set-Cookie, and with which attributes (README: "A tour",
+"Configuration", "Security notes"), through werkzeug's client and LintMiddleware."""
 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 
 import pytest
@@ -10,7 +12,7 @@ from freezegun import freeze_time
 from werkzeug.middleware.lint import LintMiddleware
 from werkzeug.test import Client
 
-from helpers import SECRET, SEED, cookie_value, make_client, set_cookies
+from helpers import SECRET, SEED, cookie_pair, cookie_value, make_client, routes, set_cookies
 from sessionware import (
     CookieTooLargeError,
     Session,
@@ -20,12 +22,7 @@ from sessionware import (
 )
 from sessionware.stores import CookieStore
 
-
-def routes(**table):
-    def handler(session, environ):
-        return table[environ["PATH_INFO"].rsplit("/", 1)[-1]](session)
-
-    return handler
+# -- route handlers: each takes the session and returns the body --------------------
 
 
 def seed(session):
@@ -33,13 +30,58 @@ def seed(session):
     return "ok"
 
 
+def read_username(session):
+    return str(session.get("username"))
+
+
+def untouched(session):
+    return "untouched"
+
+
+def clear(session):
+    session.clear()
+
+
+def make_permanent(session):
+    session.permanent = True
+    session["x"] = 1
+
+
+def show_sid(session):
+    return session.sid
+
+
+def set_k(session):
+    session["k"] = 1
+
+
+def pop_k(session):
+    return session.pop("k")
+
+
+def empty_cart(session):
+    session["cart"] = []
+
+
+def add_apple(session):
+    session["cart"].append("apple")
+
+
+def add_pear_and_flag(session):
+    session["cart"].append("pear")
+    session.modified = True
+
+
+def show_cart(session):
+    return ",".join(session["cart"])
+
+
+def flag_modified(session):
+    session.modified = True
+
+
 BASIC = dict(
-    set=seed,
-    read=lambda s: str(s.get("username")),
-    none=lambda s: "untouched",
-    clear=lambda s: s.clear(),
-    perm=lambda s: setattr(s, "permanent", True) or s.__setitem__("x", 1),
-    sid=lambda s: s.sid,
+    set=seed, read=read_username, none=untouched, clear=clear, perm=make_permanent, sid=show_sid
 )
 
 
@@ -103,7 +145,7 @@ def test_new_session_that_stays_empty_sends_nothing():
 
 
 def test_deleting_the_last_key_deletes_the_cookie():
-    client, _ = make_client(routes(set=lambda s: s.__setitem__("k", 1), rm=lambda s: s.pop("k")))
+    client, _ = make_client(routes(set=set_k, rm=pop_k))
     client.get("/set")
     (header,) = set_cookies(client.get("/rm"))
     assert "Max-Age=0" in header
@@ -179,24 +221,14 @@ def test_absolute_lifetime_caps_max_age_and_ends_the_session():
 
 
 def test_detect_nested_changes():
-    handler = routes(
-        set=lambda s: s.__setitem__("cart", []),
-        add=lambda s: s["cart"].append("apple"),
-        show=lambda s: ",".join(s["cart"]),
-    )
-    client, _ = make_client(handler)
+    client, _ = make_client(routes(set=empty_cart, add=add_apple, show=show_cart))
     client.get("/set")
     assert len(set_cookies(client.get("/add"))) == 1
     assert client.get("/show").text == "apple"
 
 
 def test_nested_change_without_detection_needs_modified():
-    handler = routes(
-        set=lambda s: s.__setitem__("cart", []),
-        add=lambda s: s["cart"].append("apple"),
-        add_flag=lambda s: s["cart"].append("pear") or setattr(s, "modified", True),
-        show=lambda s: ",".join(s["cart"]),
-    )
+    handler = routes(set=empty_cart, add=add_apple, add_flag=add_pear_and_flag, show=show_cart)
     client, _ = make_client(handler, detect_nested_changes=False)
     client.get("/set")
     assert set_cookies(client.get("/add")) == []
@@ -206,7 +238,7 @@ def test_nested_change_without_detection_needs_modified():
 
 
 def test_modified_without_touching_forces_a_save():
-    client, _ = make_client(routes(set=seed, touch=lambda s: setattr(s, "modified", True)))
+    client, _ = make_client(routes(set=seed, touch=flag_modified))
     client.get("/set")
     assert len(set_cookies(client.get("/touch"))) == 1
 
@@ -296,22 +328,28 @@ def test_generator_exception_before_first_byte_saves_nothing():
 
 
 def test_unsupported_value_fails_the_request_naming_the_path():
-    client, _ = make_client(routes(bad=lambda s: s.__setitem__("profile", {"avatar": object()})))
+    def store_an_object(session):
+        session["profile"] = {"avatar": object()}
+
+    client, _ = make_client(routes(bad=store_an_object))
     with pytest.raises(TypeError, match=r"session\['profile'\]\['avatar'\]") as info:
         client.get("/bad")
     assert isinstance(info.value, UnsupportedValueError)
 
 
 def test_non_str_session_key_is_a_type_error():
-    client, _ = make_client(routes(bad=lambda s: s.__setitem__(5, "x")))
+    def int_key(session):
+        session[5] = "x"
+
+    client, _ = make_client(routes(bad=int_key))
     with pytest.raises(TypeError, match="session keys must be str"):
         client.get("/bad")
 
 
 def test_oversized_cookie_warns_with_size_limit_and_largest_keys():
-    import os
+    def big(session):
+        session.update(blob=os.urandom(3200), small="x")
 
-    big = lambda s: s.update(blob=os.urandom(3200), small="x")  # noqa: E731
     client, _ = make_client(routes(big=big))
     with pytest.warns(SessionWarning, match=r"4093.*'blob'"):
         response = client.get("/big")
@@ -319,18 +357,19 @@ def test_oversized_cookie_warns_with_size_limit_and_largest_keys():
 
 
 def test_oversized_cookie_raises_with_strict_size():
-    import os
+    def big(session):
+        session["blob"] = os.urandom(4000)
 
-    client, _ = make_client(
-        routes(big=lambda s: s.__setitem__("blob", os.urandom(4000))),
-        store=CookieStore(strict_size=True),
-    )
+    client, _ = make_client(routes(big=big), store=CookieStore(strict_size=True))
     with pytest.raises(CookieTooLargeError, match="blob"):
         client.get("/big")
 
 
 def test_compression_keeps_repetitive_sessions_small():
-    client, _ = make_client(routes(set=lambda s: s.__setitem__("rows", ["same value"] * 400)))
+    def repetitive(session):
+        session["rows"] = ["same value"] * 400
+
+    client, _ = make_client(routes(set=repetitive))
     response = client.get("/set")
     assert cookie_value(response).startswith(".")  # zlib-compressed payload marker
     assert len(cookie_value(response)) < 400
@@ -358,7 +397,11 @@ def test_environ_key_and_stacked_middlewares():
 
 def test_session_object_is_in_environ():
     seen = []
-    client, _ = make_client(lambda s, e: seen.append(s))
+
+    def keep(session, environ):
+        seen.append(session)
+
+    client, _ = make_client(keep)
     client.get("/")
     assert isinstance(seen[0], Session)
 
@@ -373,10 +416,13 @@ def test_sid_is_stable_across_requests_and_random(client):
 
 
 def test_regenerate_keeps_data_and_changes_sid():
-    handler = routes(
-        set=seed, sid=lambda s: s.sid, login=lambda s: s.regenerate(), read=lambda s: s["username"]
-    )
-    client, _ = make_client(handler)
+    def login(session):
+        session.regenerate()
+
+    def username(session):
+        return session["username"]
+
+    client, _ = make_client(routes(set=seed, sid=show_sid, login=login, read=username))
     client.get("/set")
     before = client.get("/sid").text
     assert len(set_cookies(client.get("/login"))) == 1
@@ -385,9 +431,10 @@ def test_regenerate_keeps_data_and_changes_sid():
 
 
 def test_invalidate_clears_and_deletes_the_cookie():
-    client, _ = make_client(
-        routes(set=seed, out=lambda s: s.invalidate(), read=lambda s: str(s.get("username")))
-    )
+    def logout(session):
+        session.invalidate()
+
+    client, _ = make_client(routes(set=seed, out=logout, read=read_username))
     client.get("/set")
     (header,) = set_cookies(client.get("/out"))
     assert "Max-Age=0" in header
@@ -429,7 +476,7 @@ def test_middleware_open_and_save_session_api():
     session["k"] = "v"
     headers = middleware.save_session(session)
     assert [name for name, _ in headers] == ["Set-Cookie", "Vary"]
-    again = middleware.open_session({"HTTP_COOKIE": headers[0][1].split(";")[0]})
+    again = middleware.open_session({"HTTP_COOKIE": cookie_pair(headers[0][1])})
     assert again["k"] == "v" and not again.new
 
 
@@ -447,24 +494,26 @@ def test_middleware_open_and_save_session_api():
 )
 @pytest.mark.parametrize("store", ["cookie://", "memory://"])
 def test_nested_changes_through_every_accessor_are_saved(mutate, store):
-    handler = routes(
-        set=lambda s: s.__setitem__("cart", []),
-        mutate=mutate,
-        show=lambda s: ",".join(s["cart"]),
-    )
-    client, _ = make_client(handler, store=store)
+    client, _ = make_client(routes(set=empty_cart, mutate=mutate, show=show_cart), store=store)
     client.get("/set")
     assert len(set_cookies(client.get("/mutate"))) == 1
     assert client.get("/show").text == "x"
 
 
 def test_update_validates_keys_and_marks_modified_once():
+    def update_pairs_and_keywords(session):
+        session.update([("a", 1)], b=2)
+        return f"{session['a']}{session['b']}{session.modified}"
+
+    def update_nothing(session):
+        session.update({})
+        return str(session.modified)
+
+    def update_int_key(session):
+        session.update({1: "x"})
+
     client, _ = make_client(
-        routes(
-            ok=lambda s: s.update([("a", 1)], b=2) or f"{s['a']}{s['b']}{s.modified}",
-            empty=lambda s: s.update({}) or str(s.modified),
-            bad=lambda s: s.update({1: "x"}),
-        )
+        routes(ok=update_pairs_and_keywords, empty=update_nothing, bad=update_int_key)
     )
     assert client.get("/ok").text == "12True"
     assert client.get("/empty").text == "False"

@@ -1,4 +1,5 @@
-"""Session semantics with a server-side store (section 4), on real in-process stores."""
+"""Session semantics with a server-side store (the README's "Choosing a store"), on
+real in-process stores."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from werkzeug.test import Client
 from helpers import SECRET, SEED, cookie_value, set_cookies
 from sessionware import SessionMiddleware, StoreError
 from sessionware._backends.server import MARKER
+from sessionware._codec import encode
 from sessionware.stores import MemoryStore
 
 
@@ -133,7 +135,7 @@ def test_nested_change_detected_per_key(client, store):
     client.get("/put/cart/x")
     client.application.store  # noqa: B018
     sid = client.get("/sid").text
-    store.save(sid, {"cart": __import__("sessionware._codec", fromlist=["x"]).encode([])}, 60)
+    store.save(sid, {"cart": encode([])}, 60)
     store.calls.clear()
     client.get("/cart")
     (save,) = store.writes()

@@ -1,4 +1,5 @@
-"""Every row of API.md section 2 on a real session, loaded through the middleware."""
+"""Every row of the README's "Quick reference" (and the flags of "A tour") on a real
+session, loaded through the middleware."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import MutableMapping
 
 import pytest
 
-from helpers import SECRET, SEED
+from helpers import SECRET, SEED, cookie_pair, saved_cookie
 from sessionware import Session, SessionMiddleware
 
 
@@ -17,8 +18,8 @@ def fresh(data=None):
     if data is None:
         return session
     session.update(data)
-    (cookie, _vary) = middleware.save_session(session)
-    return middleware.open_session({"HTTP_COOKIE": cookie[1].split(";")[0]})
+    cookie = saved_cookie(middleware, session)
+    return middleware.open_session({"HTTP_COOKIE": cookie_pair(cookie)})
 
 
 def test_is_a_mutable_mapping():
@@ -132,8 +133,8 @@ def test_sid_survives_the_round_trip():
     s = middleware.open_session({})
     s["k"] = 1
     sid = s.sid
-    (cookie, _) = middleware.save_session(s)
-    assert middleware.open_session({"HTTP_COOKIE": cookie[1].split(";")[0]}).sid == sid
+    cookie = saved_cookie(middleware, s)
+    assert middleware.open_session({"HTTP_COOKIE": cookie_pair(cookie)}).sid == sid
 
 
 def test_regenerate_and_invalidate():

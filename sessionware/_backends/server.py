@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
@@ -32,7 +32,7 @@ MARKER = "\x00sessionware"
 #: ``permanent`` can never bring a cleared record back to life.
 META = "\x00meta"
 #: The backend's own record keys start with one NUL. A session key that
-#: starts with NUL is stored with one more (:func:`stored_key`), so no session
+#: starts with NUL is stored with one more (:func:`stored`), so no session
 #: key is reserved and none can pass for the marker.
 _NUL = "\x00"
 #: At most this many verified session ids of one request are looked up (in
@@ -53,7 +53,7 @@ class ServerBackend(BaseBackend):
 
     def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], ServerState]:
         now = int(time.time())
-        verified: dict[str, tuple[int, int]] = {}  # sid -> (issued, key index), first wins
+        verified: list[tuple[str, int, int]] = []  # (sid, issued, key index), in order
         for token in self.tokens(environ):
             try:
                 raw, issued, index = self.keys.unsign(token, self.config.permanent_lifetime)
@@ -61,61 +61,68 @@ class ServerBackend(BaseBackend):
                 self.debug(str(exc))
                 continue
             # Signed by us, so it is one of our sids.
-            verified.setdefault(raw.decode("ascii"), (issued, index))
+            verified.append((raw.decode("ascii"), issued, index))
             if len(verified) == MAX_LOOKUPS:
                 self.debug(f"more than {MAX_LOOKUPS} verified session ids; the rest are ignored")
                 break
-        sids = list(verified)
-        if len(sids) == 1:  # the common case: one round trip, no batch
-            found: Iterable[tuple[str, dict[str, bytes] | None]] = (
-                (sids[0], self.store.load(sids[0])),
-            )
-        else:
-            found = self._lookup_many(sids)
-        for sid, record in found:
-            if record is None or MARKER not in record:
-                self.debug("no live record for this session id")
-                continue
-            try:
-                created, flags = decode(record[MARKER])
-                if META in record:
-                    (flags,) = decode(record[META])
-                data = {}
-                for key, blob in record.items():
-                    if key[:1] == _NUL:
-                        if key[1:2] != _NUL:
-                            continue  # the marker, the flags
-                        key = key[1:]
-                    data[key] = decode(blob)
-                if type(created) is not int or type(flags) is not int:
-                    raise DecodeError("bad marker")
-            except (DecodeError, ValueError, TypeError) as exc:
-                logger.warning(
-                    "session record %s… cannot be decoded (%s); starting a new session",
-                    sid[:6],
-                    exc,
-                )
-                continue
-            if self.absolute and self.expired(created, now):
-                continue
-            issued, index = verified[sid]
-            state = ServerState(  # positional: this runs on every load
-                False, sid, bool(flags & FLAG_PERMANENT), created, issued, index > 0, record
-            )
-            return data, state
+        if len(verified) == 1:  # the common case: one round trip, no batch
+            sid, issued, index = verified[0]
+            loaded = self._open(sid, issued, index, self.store.load(sid), now)
+            if loaded is not None:
+                return loaded
+        elif verified:
+            records = self._lookup_many([sid for sid, _, _ in verified])
+            for (sid, issued, index), record in zip(verified, records, strict=False):
+                loaded = self._open(sid, issued, index, record, now)
+                if loaded is not None:
+                    return loaded
+        # No session came with the request (and no round trip when no id did).
         return {}, ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
 
-    def _lookup_many(self, sids: list[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
-        """``(sid, record)`` for several verified ids, in order: one batched
-        round trip where the store has ``load_many``, else one by one,
-        stopping where the caller stops (at the first live one)."""
+    def _open(
+        self, sid: str, issued: int, index: int, record: dict[str, bytes] | None, now: int
+    ) -> tuple[dict[str, Any], ServerState] | None:
+        """The data and state of a verified id's record, or ``None`` when it
+        is no session (no live record, undecodable, past its deadline)."""
+        if record is None or MARKER not in record:
+            self.debug("no live record for this session id")
+            return None
+        try:
+            created, flags = decode(record[MARKER])
+            meta = record.get(META)
+            if meta is not None:
+                (flags,) = decode(meta)
+            data = {key: decode(blob) for key, blob in record.items() if key[:1] != _NUL}
+            if len(data) + (1 if meta is None else 2) != len(record):
+                # Session keys that start with NUL, stored escaped (rare).
+                data.update(
+                    {k[1:]: decode(blob) for k, blob in record.items() if k[:2] == _NUL * 2}
+                )
+            if type(created) is not int or type(flags) is not int:
+                raise DecodeError("bad marker")
+        except (DecodeError, ValueError, TypeError) as exc:
+            logger.warning(
+                "session record %s… cannot be decoded (%s); starting a new session", sid[:6], exc
+            )
+            return None
+        if self.absolute and self.expired(created, now):
+            return None
+        state = ServerState(  # positional: this runs on every load
+            False, sid, bool(flags & FLAG_PERMANENT), created, issued, index > 0, record
+        )
+        return data, state
+
+    def _lookup_many(self, sids: list[str]) -> Iterator[dict[str, bytes] | None]:
+        """The records of several verified ids, in order: one batched round
+        trip where the store has ``load_many``, else one by one, stopping
+        where the caller stops (at the first live one)."""
         store = self.store
         load_many = getattr(store, "load_many", None)
         if load_many is not None:
-            yield from zip(sids, load_many(sids), strict=True)
+            yield from load_many(sids)
             return
         for sid in sids[:MAX_SEQUENTIAL_LOOKUPS]:
-            yield sid, store.load(sid)
+            yield store.load(sid)
 
     def _cookie(self, state: ServerState, sid: str, now: int) -> tuple[str, str]:
         return self.cookies.set_header(
@@ -143,16 +150,12 @@ class ServerBackend(BaseBackend):
             # against the baseline. Unchanged encodings are not written.
             baseline = state.baseline
             present = [key for key in touched if key in data]
-            for key, blob in encode_items(data, present).items():
-                key = stored_key(key)
+            for key, blob in stored(encode_items(data, present)).items():
                 if baseline.get(key) != blob:
                     changes[key] = blob
             for key in baseline:
-                if key[:1] == _NUL:
-                    if key[1:2] != _NUL or key[1:] in data:
-                        continue
-                elif key in data:
-                    continue
+                if key in data or (key[:1] == _NUL and (key[1:2] != _NUL or key[1:] in data)):
+                    continue  # still there, or the marker, the flags, an escaped key
                 changes[key] = None
             if state.permanent != state.loaded_permanent:
                 # Never the marker: a stale request must not revive a record.
@@ -179,9 +182,7 @@ class ServerBackend(BaseBackend):
         sid = state.sid
         if sid is None or sid == old_sid:
             sid = state.sid = new_sid()
-        changes: dict[str, bytes | None] = {
-            stored_key(key): blob for key, blob in encode_items(data, data).items()
-        }
+        changes: dict[str, bytes | None] = stored(encode_items(data, data))  # type: ignore[assignment]
         changes[MARKER] = encode([state.created, FLAG_PERMANENT if state.permanent else 0])
         store = self.store
         store.save(sid, changes, ttl)
@@ -195,6 +196,10 @@ class ServerBackend(BaseBackend):
         return [self._cookie(state, sid, now)]
 
 
-def stored_key(key: str) -> str:
-    """The record key of session key ``key`` (see ``_NUL``)."""
-    return _NUL + key if key[:1] == _NUL else key
+def stored(items: dict[str, bytes]) -> dict[str, bytes]:
+    """``items`` keyed by record keys: a session key that starts with NUL
+    gets one more (see ``_NUL``). Keys are joined and scanned in C first:
+    such keys are rare, and this runs on every save."""
+    if _NUL not in "".join(items):
+        return items
+    return {(_NUL + key if key[:1] == _NUL else key): blob for key, blob in items.items()}

@@ -6,67 +6,25 @@ attributes where they matter, in a browser.
 """
 
 import contextlib
-import subprocess
 import sys
 
 import pytest
-import requests
 
+from gunicorn_server import Served
 from helpers import SECRET
 from servers import free_port, require_binary, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-class Server:
-    """A command serving HTTP on 127.0.0.1:``port`` in a subprocess."""
-
-    def __init__(self, command, port, log):
-        self.command = command
-        self.port = port
-        self.log_path = log
-        self.process = None
-
-    def __enter__(self):
-        self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in __exit__)
-        self.process = subprocess.Popen(
-            self.command, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        try:
-            wait_for(self._up, timeout=20, what=f"{self.command} on port {self.port}")
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def _up(self):
-        if self.process.poll() is not None:
-            raise RuntimeError(f"{self.command} exited:\n{self.log_path.read_text()}")
-        try:
-            with requests.get(f"http://127.0.0.1:{self.port}/", timeout=2):
-                return True
-        except requests.ConnectionError:
-            return False
-
-    def __exit__(self, *exc_info):
-        process, self.process = self.process, None
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.log.close()
-
-
 def demo(tmp_path, samesite="Lax"):
+    """The demo (``python -m sessionware demo``) on a free port."""
     port = free_port()
     command = [
         sys.executable, "-m", "sessionware", "demo", "--port", str(port),
         "--secret-key", SECRET, "--cookie-samesite", samesite,
     ]  # fmt: skip
-    return Server(command, port, tmp_path / f"demo-{port}.log")
+    return Served(command, port, log_dir=tmp_path, name="demo")
 
 
 @contextlib.contextmanager
@@ -178,7 +136,7 @@ def test_samesite_on_a_cross_site_navigation(samesite, sent_cross_site, tmp_path
     ]  # fmt: skip
     with (
         demo(tmp_path, samesite) as a,
-        Server(b_command, b_port, tmp_path / "site-b.log"),
+        Served(b_command, b_port, log_dir=tmp_path, name="site-b"),
         chromium(tmp_path) as driver,
     ):
         a_url = f"http://127.0.0.1:{a.port}/"

@@ -9,8 +9,9 @@ import shutil
 import sys
 
 import pytest
-from test_browser import Server, chromium, click, field
+from test_browser import chromium, click, field
 
+from gunicorn_server import Served
 from helpers import SECRET
 from servers import free_port
 
@@ -23,7 +24,7 @@ def demo_server(tmp_path, *options):
         sys.executable, "-m", "sessionware", "demo", "--port", str(port),
         "--secret-key", SECRET, *options,
     ]  # fmt: skip
-    return Server(command, port, tmp_path / f"demo-{port}.log")
+    return Served(command, port, log_dir=tmp_path, name="demo")
 
 
 def console_errors(driver):
@@ -110,7 +111,7 @@ def test_a_cross_site_form_post_is_refused(tmp_path):
     ]  # fmt: skip
     with (
         demo_server(tmp_path, "--cookie-samesite", "None", "--cookie-secure") as a,
-        Server(b_command, b_port, tmp_path / "site-b.log"),
+        Served(b_command, b_port, log_dir=tmp_path, name="site-b"),
         chromium(tmp_path) as driver,
     ):
         a_url = f"http://127.0.0.1:{a.port}/"

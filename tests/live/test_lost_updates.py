@@ -2,7 +2,8 @@
 
 Many concurrent requests of ONE session each set their own key; every
 request loads the session, sleeps, then saves, so they overlap across the
-three worker processes. Every key must survive (API.md section 4). A
+three worker processes. Every key must survive (the README's "Choosing a
+store": concurrent requests that change different keys both keep them). A
 deliberately whole-record store run through the same test loses keys, which
 shows the test can fail.
 """

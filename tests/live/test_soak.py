@@ -2,10 +2,10 @@
 a worker is SIGKILLed.
 
 Each client has its own cookie (its own session) and increments its own
-counter; the bookkeeping in :func:`soak` then checks the API.md promises
-under faults: no acknowledged write is lost, no client sees another's
-session, failures are loud (5xx, ``StoreError`` in the log) and the service
-recovers by itself. A fire-and-forget store run through the same
+counter; the bookkeeping in :func:`soak` then checks the README's promises
+("Choosing a store") under faults: no acknowledged write is lost, no client
+sees another's session, failures are loud (5xx, ``StoreError`` in the log)
+and the service recovers by itself. A fire-and-forget store run through the same
 bookkeeping is caught losing acknowledged writes, so the soak can fail.
 """
 
