@@ -85,18 +85,16 @@ class KeyRing:
         (cheap, linear); then the HMAC is checked, in constant time, before
         anything else of the token is trusted.
         """
-        # The shape of ``value.timestamp.signature``, checked in C before any
-        # HMAC is paid for: junk (tossed cookies, another app's cookie of the
-        # same name) is refused at the cost of a length test and a scan.
+        # The shape of ``value.timestamp.signature``, checked before any HMAC
+        # is paid for: junk (tossed cookies, another app's cookie of the same
+        # name) is refused at the cost of a length test and an ASCII encode.
         size = len(token)
-        if (
-            size > MAX_TOKEN_SIZE
-            or size < _SIGNATURE + 4
-            or token[-_SIGNATURE - 1] != "."
-            or not token.isascii()
-        ):
+        if size > MAX_TOKEN_SIZE or size < _SIGNATURE + 4 or token[-_SIGNATURE - 1] != ".":
             raise BadToken("not a token of ours (malformed)")
-        raw = token.encode("ascii")
+        try:
+            raw = token.encode("ascii")
+        except UnicodeEncodeError:
+            raise BadToken("not a token of ours (not ASCII)") from None
         signed, signature = raw[: -_SIGNATURE - 1], raw[-_SIGNATURE:]
         for index, keyed in enumerate(self._macs):  # noqa: B007 (index used below)
             mac = keyed.copy()
