@@ -91,7 +91,10 @@ class CookieState(SessionState):
 class ServerState(SessionState):
     """State of a server-side session."""
 
-    __slots__ = ()
+    __slots__ = ("refreshed",)
+    #: The store extended the record's TTL while loading it (a due refresh
+    #: of a permanent session, see ``stores.base.Refresh``): no touch needed.
+    refreshed: bool
     #: The store record as loaded (empty for a new session): only keys whose
     #: encoding differs from it are written back.
     baseline: dict[str, bytes]

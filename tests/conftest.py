@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from servers import RedisServer, require_binary
+from servers import PostgreSQLServer, RedisServer, require_binary
 from servers import redis_cluster as start_redis_cluster
 
 # -- Redis ------------------------------------------------------------------
@@ -48,14 +48,41 @@ def redis_prefix():
     return f"test:{uuid.uuid4().hex}:"
 
 
+# -- PostgreSQL -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """One PostgreSQL server shared by the run (a ``PostgreSQLServer``;
+    ``.url`` has the superuser's password). Tests share it: give each its
+    own table (``pg_table``). Use ``fresh_postgresql`` to stop one."""
+    with PostgreSQLServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_postgresql():
+    """A PostgreSQL server of this test alone, free to be stopped and
+    restarted (``.stop()``, ``.start()``, same port, same data)."""
+    with PostgreSQLServer() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_table():
+    """A table name no other test uses, e.g. ``t_1f2e...``."""
+    return f"t_{uuid.uuid4().hex}"
+
+
 # -- Stores -----------------------------------------------------------------
 
 
-@pytest.fixture(params=["cookie", "memory", "sqlite", "redis"])
+@pytest.fixture(params=["cookie", "memory", "sqlite", "redis", "postgresql"])
 def any_store(request, tmp_path):
     """Each store in turn, for tests of code above the stores: ``None`` (the
-    default cookie store), a MemoryStore, an SQLiteStore in ``tmp_path`` and a
-    RedisStore on ``redis_server`` with a unique prefix."""
+    default cookie store), a MemoryStore, an SQLiteStore in ``tmp_path``, a
+    RedisStore on ``redis_server`` with a unique prefix and a PostgreSQLStore
+    on ``postgresql_server`` with a table of its own."""
     from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
 
     kind = request.param
@@ -66,6 +93,12 @@ def any_store(request, tmp_path):
         instance = MemoryStore()
     elif kind == "sqlite":
         instance = SQLiteStore(str(tmp_path / "sessions.db"))
+    elif kind == "postgresql":
+        pytest.importorskip("psycopg")
+        from sessionware.stores import PostgreSQLStore
+
+        server = request.getfixturevalue("postgresql_server")
+        instance = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
     else:
         server = request.getfixturevalue("redis_server")
         instance = RedisStore(server.url, prefix=request.getfixturevalue("redis_prefix"))

@@ -25,13 +25,19 @@ from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
 NAMES = itertools.count()
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgresql"])
 def store(request, tmp_path):
     kind = request.param
     if kind == "memory":
         instance = MemoryStore()
     elif kind == "sqlite":
         instance = SQLiteStore(tmp_path / "sessions.db")
+    elif kind == "postgresql":
+        pytest.importorskip("psycopg")
+        from sessionware.stores import PostgreSQLStore
+
+        server = request.getfixturevalue("postgresql_server")
+        instance = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
     else:
         server = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
         instance = RedisStore(server.url, prefix=request.getfixturevalue("redis_prefix"))
@@ -55,7 +61,7 @@ def live_records(store, middleware, cookies):
     """The sids among ``cookies`` whose record is still live in the store
     (it carries the backend's liveness marker, so it would load)."""
     keys = KeyRing(middleware.backend.config.secret_keys, "sessionware.sid")
-    sids = [keys.unsign(cookie, 10**6)[0].decode() for cookie in cookies]
+    sids = [keys.unsign(cookie, 10**6)[0].decode().rstrip("+") for cookie in cookies]
     return [sid for sid in sids if MARKER in (store.load(sid) or {})]
 
 

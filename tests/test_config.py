@@ -57,7 +57,7 @@ def build(**options):
         ({"store": 42}, "store must be a store URL"),
         ({"store": "mysql://x"}, "unknown store URL scheme"),
         ({"store": "nothing"}, "has no scheme"),
-        ({"store": "redis://localhost:notaport/0"}, "RedisStore URL is malformed"),
+        ({"store": "redis://localhost:notaport/0"}, "port 'notaport' is not a number"),
         ({"store": "sqlite://"}, "names no SQLite file"),
     ],
     ids=lambda v: str(v)[:60],

@@ -55,11 +55,13 @@ class BaseBackend:
 
     def refresh_due(self, state: SessionState, now: int) -> bool:
         """An unmodified permanent session is re-sent (sliding expiry)."""
+        return state.permanent and self.refresh_may_be_due(state.issued, now)
+
+    def refresh_may_be_due(self, issued: int, now: int) -> bool:
+        """A refresh is due now for a permanent session issued at ``issued``."""
         config = self.config
-        if not (state.permanent and config.refresh_each_request):
-            return False
         interval = config.refresh_interval
-        return interval is None or now - state.issued >= interval
+        return config.refresh_each_request and (interval is None or now - issued >= interval)
 
     def debug(self, reason: str) -> None:
         """Say on the ``sessionware`` logger (DEBUG) why a cookie was ignored."""

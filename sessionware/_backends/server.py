@@ -15,6 +15,7 @@ from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
 from sessionware._codec import DecodeError, decode, encode, encode_items
 from sessionware._signing import BadToken, KeyRing
 from sessionware._state import Headers, ServerState, new_sid
+from sessionware.stores.base import Refresh
 
 if TYPE_CHECKING:
     from sessionware._config import Config
@@ -35,6 +36,13 @@ META = "\x00meta"
 #: starts with NUL is stored with one more (:func:`stored`), so no session
 #: key is reserved and none can pass for the marker.
 _NUL = "\x00"
+#: Ends the signed value of a permanent session's cookie (``sid+``; a sid is
+#: URL-safe base64, never ``+``): a hint, read before the store is asked, that
+#: a due refresh can be applied by the load itself (``load_refreshing``, one
+#: round trip) while other sessions keep the cheapest load. Only a hint: the
+#: record's own flags decide (a stale hint costs a round trip, never a wrong
+#: TTL, since the load script checks the record).
+_PERMANENT_HINT = b"+"
 #: At most this many verified session ids of one request are looked up (in
 #: one batched round trip where the store has ``load_many``). Ids are cheap to
 #: mint by starting sessions, so this bounds the store work of one request.
@@ -50,26 +58,45 @@ class ServerBackend(BaseBackend):
         super().__init__(config)
         self.store = store
         self.keys = KeyRing(config.secret_keys, "sessionware.sid")
+        # Optional store capability (stores/base.py, Refresh): a load that
+        # also applies a due refresh, so a read-only request of a permanent
+        # session is one round trip instead of a load and a touch.
+        self.load_refreshing = getattr(store, "load_refreshing", None)
 
     def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], ServerState]:
         now = int(time.time())
         verified: list[tuple[str, int, int]] = []  # (sid, issued, key index), in order
+        permanent = False  # the first id's cookie said so (_PERMANENT_HINT)
         for token in self.tokens(environ):
             try:
                 raw, issued, index = self.keys.unsign(token, self.config.permanent_lifetime)
             except BadToken as exc:
                 self.debug(str(exc))
                 continue
-            # Signed by us, so it is one of our sids.
+            # Signed by us, so it is one of our sids, perhaps with the hint.
+            if raw[-1:] == _PERMANENT_HINT:
+                raw = raw[:-1]
+                permanent = permanent or not verified
             verified.append((raw.decode("ascii"), issued, index))
             if len(verified) == MAX_LOOKUPS:
                 self.debug(f"more than {MAX_LOOKUPS} verified session ids; the rest are ignored")
                 break
         if len(verified) == 1:  # the common case: one round trip, no batch
             sid, issued, index = verified[0]
-            loaded = self._open(sid, issued, index, self.store.load(sid), now)
-            if loaded is not None:
-                return loaded
+            load_refreshing = self.load_refreshing
+            if permanent and load_refreshing is not None and self.refresh_may_be_due(issued, now):
+                # The store extends the TTL in the same round trip if the
+                # record turns out to be permanent: no touch at save time.
+                loaded = self._open(
+                    sid, issued, index, load_refreshing(sid, self._refresh(now)), now
+                )
+                if loaded is not None:
+                    loaded[1].refreshed = loaded[1].permanent
+                    return loaded
+            else:
+                loaded = self._open(sid, issued, index, self.store.load(sid), now)
+                if loaded is not None:
+                    return loaded
         elif verified:
             records = self._lookup_many([sid for sid, _, _ in verified])
             for (sid, issued, index), record in zip(verified, records, strict=False):
@@ -77,7 +104,9 @@ class ServerBackend(BaseBackend):
                 if loaded is not None:
                     return loaded
         # No session came with the request (and no round trip when no id did).
-        return {}, ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
+        state = ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
+        state.refreshed = False
+        return {}, state
 
     def _open(
         self, sid: str, issued: int, index: int, record: dict[str, bytes] | None, now: int
@@ -110,7 +139,15 @@ class ServerBackend(BaseBackend):
         state = ServerState(  # positional: this runs on every load
             False, sid, bool(flags & FLAG_PERMANENT), created, issued, index > 0, record
         )
+        state.refreshed = False
         return data, state
+
+    def _refresh(self, now: int) -> Refresh:
+        """What a store's ``load_refreshing`` needs to apply a due refresh."""
+        config = self.config
+        return Refresh(
+            MARKER, META, FLAG_PERMANENT, config.permanent_lifetime, now, config.absolute_lifetime
+        )
 
     def _lookup_many(self, sids: list[str]) -> Iterator[dict[str, bytes] | None]:
         """The records of several verified ids, in order: one batched round
@@ -125,10 +162,10 @@ class ServerBackend(BaseBackend):
             yield store.load(sid)
 
     def _cookie(self, state: ServerState, sid: str, now: int) -> tuple[str, str]:
-        return self.cookies.set_header(
-            self.keys.sign(sid.encode("ascii")),
-            self.lifetime(state, now) if state.permanent else None,
-        )
+        if state.permanent:
+            value = sid.encode("ascii") + _PERMANENT_HINT
+            return self.cookies.set_header(self.keys.sign(value), self.lifetime(state, now))
+        return self.cookies.set_header(self.keys.sign(sid.encode("ascii")), None)
 
     def save(self, data: dict[str, Any], state: ServerState, modified: bool) -> Headers:
         store = self.store
@@ -163,7 +200,8 @@ class ServerBackend(BaseBackend):
         if changes:
             store.save(old_sid, changes, ttl)
         elif modified or state.resign or self.refresh_due(state, now):
-            store.touch(old_sid, ttl)  # re-issuing the cookie: the record lives as long
+            if not state.refreshed:  # else the load extended the TTL already
+                store.touch(old_sid, ttl)  # re-issuing the cookie: the record lives as long
         else:
             return []
         return [self._cookie(state, old_sid, now)]

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sessionware.errors import ConfigurationError
+from sessionware.stores import _url
 from sessionware.stores.base import Store
 from sessionware.stores.cookie import CookieStore
 from sessionware.stores.memory import MemoryStore
 
 if TYPE_CHECKING:
+    from sessionware.stores.postgresql import PostgreSQLStore
     from sessionware.stores.redis import RedisStore
     from sessionware.stores.sqlite import SQLiteStore
 
 __all__ = [
     "CookieStore",
     "MemoryStore",
+    "PostgreSQLStore",
     "RedisStore",
     "SQLiteStore",
     "Store",
@@ -24,8 +26,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # SQLite and Redis stores are imported on first use, so importing
-    # sessionware never pays for (or requires) their dependencies.
+    # The SQLite, Redis and PostgreSQL stores are imported on first use, so
+    # importing sessionware never pays for (or requires) their dependencies.
+    if name == "PostgreSQLStore":
+        from sessionware.stores.postgresql import PostgreSQLStore
+
+        return PostgreSQLStore
     if name == "SQLiteStore":
         from sessionware.stores.sqlite import SQLiteStore
 
@@ -38,19 +44,23 @@ def __getattr__(name: str) -> Any:
 
 
 def from_url(url: str) -> CookieStore | Store:
-    """Build a store from a URL.
+    """Build a store from a URL (parsed by :mod:`urllib.parse`, options in the
+    query string; see the README's table of store URLs).
 
-    ``cookie://``, ``memory://``, ``sqlite:///relative.db``,
-    ``sqlite:////absolute.db``, ``redis://host:6379/0``, ``rediss://...`` and
-    ``redis+cluster://host:port``.
+    ``cookie://``, ``memory://``, ``sqlite:///relative.db?table=&timeout=``,
+    ``sqlite:////absolute.db``, ``redis://[:password@]host:6379/0``,
+    ``rediss://...``, ``unix:///path/to/redis.sock?db=0``,
+    ``redis+cluster://host:port``,
+    ``redis+sentinel://[:password@]host:port[,host:port...]/service[/db]``
+    (Redis options: ``prefix``, ``timeout``, ``wait_replicas``) and
+    ``postgresql://user:password@host:5432/db?table=&timeout=``.
+
+    An unknown scheme or option, an option of another store, a value of the
+    wrong type or a malformed URL raises :class:`~sessionware.ConfigurationError`
+    naming it; a password is shown as ``***``.
     """
-    scheme, sep, rest = url.partition("://")
-    scheme = scheme.lower()
-    if not sep:
-        raise ConfigurationError(
-            f"store URL {url!r} has no scheme; use cookie://, memory://, "
-            "sqlite:///path, redis://host:port/db or redis+cluster://host:port"
-        )
+    parsed = _url.parse(url)
+    scheme = parsed.scheme
     if scheme == "cookie":
         return CookieStore()
     if scheme == "memory":
@@ -58,16 +68,11 @@ def from_url(url: str) -> CookieStore | Store:
     if scheme == "sqlite":
         from sessionware.stores.sqlite import SQLiteStore
 
-        # As SQLAlchemy reads them: sqlite:///rel.db and sqlite:////abs.db.
-        path = rest[1:] if rest.startswith("/") else rest
-        if not path:
-            raise ConfigurationError(f"store URL {url!r} names no SQLite file")
-        return SQLiteStore(path)
-    if scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
-        from sessionware.stores.redis import RedisStore
+        return SQLiteStore(parsed.path, **parsed.options)
+    if scheme in ("postgresql", "postgres"):
+        from sessionware.stores.postgresql import PostgreSQLStore
 
-        return RedisStore(url)
-    raise ConfigurationError(
-        f"unknown store URL scheme {scheme!r} in {url!r}; use cookie://, "
-        "memory://, sqlite:///path, redis://, rediss:// or redis+cluster://"
-    )
+        return PostgreSQLStore(url)
+    from sessionware.stores.redis import RedisStore
+
+    return RedisStore(url)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -51,3 +51,27 @@ class Store(Protocol):
     def touch(self, sid: str, ttl: int) -> None:
         """Extend the record's TTL to ``ttl`` seconds without changing it."""
         ...
+
+
+class Refresh(NamedTuple):
+    """A due refresh a store may apply while it loads (optional capability).
+
+    A store with ``load_refreshing(sid, refresh)`` returns what ``load(sid)``
+    returns and, in the same round trip, extends the record's TTL when the
+    record turns out to be permanent: its flags have the bit ``flag`` set.
+    The flags are the record's ``meta`` field (a msgpack array ``[flags]``)
+    when it has one, else the second item of its ``marker`` field (a msgpack
+    array ``[created, flags]``). The new TTL is ``ttl`` seconds, capped at
+    ``created + absolute - now`` when ``absolute`` is not ``None``, and at
+    least 1 second. The server backend asks for it only when a refresh would
+    be due for a permanent session, and then sends no separate ``touch``.
+    Stores without the method get ``load`` then ``touch`` (two round trips),
+    which is equally correct.
+    """
+
+    marker: str
+    meta: str
+    flag: int
+    ttl: int
+    now: int
+    absolute: int | None

@@ -1,13 +1,16 @@
-"""``RedisStore``: one Redis hash per session, on a server or a Redis Cluster."""
+"""``RedisStore``: one Redis hash per session, on a server, a Redis Cluster or
+a master found through Sentinel."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
-from urllib.parse import unquote, urlsplit
 
 from sessionware.errors import ConfigurationError, StoreError
+from sessionware.stores import _url
+from sessionware.stores._redis import LOAD_REFRESHING, SAVE, connect
+from sessionware.stores.base import Refresh
 
 if TYPE_CHECKING:
     import redis
@@ -17,118 +20,97 @@ __all__ = ["RedisStore"]
 
 _T = TypeVar("_T")
 
-# Applies one save to the hash KEYS[1] atomically, in one round trip, on
-# whichever node holds the key (a script on one key runs on a cluster too).
-# ARGV: ttl, number of keys to set, then key/value pairs, then keys to remove.
-# unpack() is called on chunks because Lua's stack is limited (~8000 values).
-_SAVE_SCRIPT: Final = """
-local key = KEYS[1]
-local last_set = 2 + 2 * tonumber(ARGV[2])
-local i = 3
-while i <= last_set do
-  local j = math.min(i + 999, last_set)
-  redis.call('HSET', key, unpack(ARGV, i, j))
-  i = j + 1
-end
-while i <= #ARGV do
-  local j = math.min(i + 999, #ARGV)
-  redis.call('HDEL', key, unpack(ARGV, i, j))
-  i = j + 1
-end
-redis.call('EXPIRE', key, ARGV[1])
-return 0
-"""
-_SAVE_SHA: Final = hashlib.sha1(_SAVE_SCRIPT.encode()).hexdigest()
-
-#: Client settings used when the store builds the client from a URL, unless
-#: the URL or the keyword arguments say otherwise.
+#: Seconds a connection, a command and ``WAIT`` may take, unless the URL's
+#: ``?timeout=`` or the ``timeout`` argument say otherwise.
 DEFAULT_TIMEOUT: Final = 5.0
+_SHA: Final = {
+    script: hashlib.sha1(script.encode()).hexdigest() for script in (SAVE, LOAD_REFRESHING)
+}
 
 
 class RedisStore:
-    """Sessions in Redis or a Redis Cluster: one hash per session.
+    """Sessions in Redis, a Redis Cluster, or Redis behind Sentinel: one hash
+    per session.
 
     The session ``sid`` lives in the hash at ``prefix + sid``; each top-level
     session key is a field holding its encoded bytes. There is no hash tag, so
     a cluster spreads sessions over all its masters. Every call is one round
-    trip: ``load`` is ``HGETALL``, ``save`` one ``EVALSHA`` of a small Lua
-    script (``HSET``/``HDEL``/``EXPIRE``, atomic on the node; it falls back to
-    ``EVAL`` once per node that lacks the script), ``touch`` is ``EXPIRE``
-    (which never creates the key), ``delete`` is ``DEL``. Redis expires the
-    records itself.
+    trip: ``load`` is ``HGETALL`` (or, when the backend asks for a due refresh,
+    one ``EVALSHA`` that also extends the TTL of a permanent record),
+    ``save`` one ``EVALSHA`` of a small Lua script (``HSET``/``HDEL``/``EXPIRE``,
+    atomic on the node; it falls back to ``EVAL`` once per node that lacks the
+    script), ``touch`` is ``EXPIRE`` (which never creates the key), ``delete``
+    is ``DEL``. Redis expires the records itself.
 
-    :param url_or_client: ``redis://``/``rediss://`` URL, a
-        ``redis+cluster://``/``rediss+cluster://`` URL naming any node of a
-        cluster, or a ready ``redis.Redis`` / ``redis.cluster.RedisCluster``
-        (used as is; it must not set ``decode_responses``).
-    :param prefix: prepended to every sid to form the Redis key.
-    :param client_kwargs: passed to ``from_url`` when building the client.
-        Defaults: 5 s socket and connect timeouts; for a single server one
-        immediate retry after a connection error (never after a timeout, when
-        the script may still run).
+    With ``wait_replicas=N``, ``save`` and ``delete`` send ``WAIT N timeout``
+    in the same pipeline (still one round trip, on the same connection, as
+    ``WAIT`` requires) and raise :class:`~sessionware.StoreError` unless N
+    replicas acknowledged the write within ``timeout``: an acknowledged write
+    then survives the loss of its master.
+
+    :param url_or_client: a store URL (``redis://``, ``rediss://``,
+        ``unix://``, ``redis+cluster://``, ``redis+sentinel://``; see the
+        README's table) or a ready ``redis.Redis`` /
+        ``redis.cluster.RedisCluster`` (used as is; it must not set
+        ``decode_responses``).
+    :param prefix: prepended to every sid to form the Redis key (default
+        ``"sessionware:"``, or the URL's ``?prefix=``).
+    :param wait_replicas: replicas that must acknowledge each write (default
+        0, or the URL's ``?wait_replicas=``).
+    :param timeout: seconds for connecting, for each command and for
+        ``WAIT`` (default 5, or the URL's ``?timeout=``).
+    :param client_kwargs: passed to the redis-py client built from a URL
+        (TLS files, ``username``, ...). By default a single server or a
+        Sentinel master gets one immediate retry after a connection error
+        (never after a timeout, when the script may still run), which is also
+        how a failed-over master is found again.
     """
 
     def __init__(
         self,
         url_or_client: str | redis.Redis | redis.cluster.RedisCluster,
         *,
-        prefix: str = "sessionware:",
+        prefix: str | None = None,
+        wait_replicas: int | None = None,
+        timeout: float | None = None,
         **client_kwargs: Any,
     ) -> None:
         try:
             import redis
-            import redis.backoff
             import redis.cluster
             import redis.exceptions
-            import redis.retry
         except ImportError as exc:
             raise ConfigurationError(
                 'RedisStore needs the redis package; pip install "sessionware[redis]"'
             ) from exc
 
-        self.prefix = prefix
-        self._owns_client = isinstance(url_or_client, str)
         self._password: str | None = None
+        self._sentinel: str | None = None
+        self._owns_client = isinstance(url_or_client, str)
+        options: dict[str, Any] = {}
         client: redis.Redis | redis.cluster.RedisCluster
         if isinstance(url_or_client, str):
-            url = url_or_client
-            parts = urlsplit(url)
-            scheme = parts.scheme.lower()
-            self._password = unquote(parts.password) if parts.password else None
-            kwargs: dict[str, Any] = {
-                "socket_timeout": DEFAULT_TIMEOUT,
-                "socket_connect_timeout": DEFAULT_TIMEOUT,
-                "decode_responses": False,
-            }
-            if scheme in ("redis+cluster", "rediss+cluster"):
-                # redis-py's cluster client reads redis:// and rediss:// URLs.
-                cluster_url = scheme.split("+")[0] + url[len(parts.scheme) :]
-                kwargs.update(client_kwargs)
-                self._where = f"cluster {parts.hostname}:{parts.port or 6379}"
-                try:
-                    # The cluster client reads the slot map now, so a cluster
-                    # that is down fails here, loudly.
-                    client = redis.cluster.RedisCluster.from_url(cluster_url, **kwargs)
-                except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
-                    raise StoreError(
-                        f"{self!r} could not reach the cluster: {self._scrub(exc)}", store=self
-                    ) from exc
-            elif scheme in ("redis", "rediss", "unix"):
-                kwargs["retry"] = redis.retry.Retry(
-                    redis.backoff.NoBackoff(), 1, (redis.exceptions.ConnectionError,)
-                )
-                kwargs.update(client_kwargs)
-                try:
-                    client = redis.Redis.from_url(url, **kwargs)
-                except ValueError as exc:  # redis-py's message for a malformed URL
-                    raise ConfigurationError(
-                        f"RedisStore URL is malformed: {self._scrub(exc)}"
-                    ) from None
-            else:
+            parsed = _url.parse(url_or_client)
+            if parsed.scheme not in ("redis", "rediss", "unix") and "+" not in parsed.scheme:
                 raise ConfigurationError(
-                    f"RedisStore URL scheme {parts.scheme!r} is not one of redis://, "
-                    "rediss://, unix://, redis+cluster:// or rediss+cluster://"
+                    f"RedisStore URL {parsed.shown!r}: scheme {parsed.scheme}:// is not one "
+                    "of redis://, rediss://, unix://, redis+cluster://, redis+sentinel://"
                 )
+            self._password = parsed.password
+            options = parsed.options
+        self.prefix = _url.pick("RedisStore", "prefix", prefix, options, "sessionware:")
+        if not isinstance(self.prefix, str):
+            raise ConfigurationError(f"RedisStore prefix must be a str, not {self.prefix!r}")
+        self.wait_replicas = _url.count(
+            "RedisStore",
+            "wait_replicas",
+            _url.pick("RedisStore", "wait_replicas", wait_replicas, options, 0),
+        )
+        self.timeout = _url.seconds(
+            "RedisStore", _url.pick("RedisStore", "timeout", timeout, options, DEFAULT_TIMEOUT)
+        )
+        if isinstance(url_or_client, str):
+            client = self._connect(parsed, client_kwargs)
         elif isinstance(url_or_client, redis.Redis | redis.cluster.RedisCluster):
             client = url_or_client
             password = client.get_connection_kwargs().get("password")
@@ -148,8 +130,28 @@ class RedisStore:
         self._errors: tuple[type[Exception], ...] = (
             redis.exceptions.RedisError,
             redis.exceptions.RedisClusterException,
+            _NotAcknowledged,
         )
         self._no_script: type[Exception] = redis.exceptions.NoScriptError
+
+    def _connect(
+        self, parsed: _url.StoreURL, client_kwargs: dict[str, Any]
+    ) -> redis.Redis | redis.cluster.RedisCluster:
+        import redis.exceptions
+
+        if "sentinel" in parsed.scheme:
+            hosts = ",".join(f"{host}:{port}" for host, port in parsed.hosts)
+            self._sentinel = f"{parsed.service}@{hosts}"
+        elif "cluster" in parsed.scheme:
+            self._where = "cluster {}:{}".format(*parsed.hosts[0])
+        try:
+            # A cluster client reads the slot map now, so a cluster that is
+            # down fails here, loudly.
+            return connect(parsed, self.timeout, self.wait_replicas, client_kwargs)
+        except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
+            raise StoreError(
+                f"{self!r} could not reach the cluster: {self._scrub(exc)}", store=self
+            ) from _url.scrubbed(exc, self._password)
 
     def __repr__(self) -> str:
         return f"RedisStore({self._where})"
@@ -164,6 +166,20 @@ class RedisStore:
         # decode_responses is off (checked in __init__): fields and values are
         # bytes. An empty hash does not exist in Redis: no keys, no record.
         return {k.decode("utf-8", "surrogateescape"): v for k, v in raw.items()} or None
+
+    def load_refreshing(self, sid: str, refresh: Refresh) -> dict[str, bytes] | None:
+        """:meth:`load`, and in the same round trip (a Lua script) extend the
+        TTL as ``refresh`` says when the record turns out to be permanent."""
+        absolute = -1 if refresh.absolute is None else refresh.absolute
+        argv = (refresh.marker, refresh.flag, refresh.ttl, refresh.now, absolute, refresh.meta)
+        flat = cast(
+            "list[bytes]",
+            self._call("load a session", self._script, LOAD_REFRESHING, self.prefix + sid, argv),
+        )
+        record = {
+            flat[i].decode("utf-8", "surrogateescape"): flat[i + 1] for i in range(0, len(flat), 2)
+        }
+        return record or None
 
     def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
         """:meth:`load` for each of ``sids``, in order, in one pipeline
@@ -184,11 +200,20 @@ class RedisStore:
                 unsets.append(key)
             else:
                 sets += (key, value)
-        args = (self.prefix + sid, int(ttl), len(sets) // 2, *sets, *unsets)
-        self._call("save a session", self._run_save, args)
+        argv = (int(ttl), len(sets) // 2, *sets, *unsets)
+        key = self.prefix + sid
+        if self.wait_replicas:
+            self._call("save a session", self._waiting, key, ("script", SAVE, argv))
+        else:
+            self._call("save a session", self._script, SAVE, key, argv)
 
     def delete(self, sid: str) -> None:
-        self._call("delete a session", self._client.delete, self.prefix + sid)
+        key = self.prefix + sid
+        if self.wait_replicas:
+            # A logout that a failover could undo would bring the session back.
+            self._call("delete a session", self._waiting, key, ("delete",))
+        else:
+            self._call("delete a session", self._client.delete, key)
 
     def touch(self, sid: str, ttl: int) -> None:
         # EXPIRE on a missing key does nothing: touch never creates a record.
@@ -196,8 +221,14 @@ class RedisStore:
 
     # -- maintenance -------------------------------------------------------
 
+    #: Redis removes expired records by itself (``cleanup`` has nothing to do).
+    expires_by_itself: Final = True
+
     def cleanup(self) -> int:
-        """Return 0: Redis removes expired records itself."""
+        """Check that Redis answers (``PING``) and return 0: Redis removes
+        expired records itself. Raises :class:`~sessionware.StoreError` when
+        the server is unreachable."""
+        self._call("reach the server", self._client.ping)
         return 0
 
     def close(self) -> None:
@@ -213,30 +244,60 @@ class RedisStore:
             pipe.hgetall(self.prefix + sid)
         return cast("list[Any]", pipe.execute())
 
-    def _run_save(self, args: tuple[Any, ...]) -> None:
-        key, *argv = args
+    def _script(self, script: str, key: str, argv: tuple[Any, ...]) -> Any:
         try:
-            self._client.evalsha(_SAVE_SHA, 1, key, *argv)
+            return self._client.evalsha(_SHA[script], 1, key, *argv)
         except self._no_script:
-            # First save on this node since it started: EVAL runs the script
-            # and caches it there, so later saves are EVALSHA again.
-            self._client.eval(_SAVE_SCRIPT, 1, key, *argv)
+            # First use on this node since it started: EVAL runs the script
+            # and caches it there, so later calls are EVALSHA again.
+            return self._client.eval(script, 1, key, *argv)
+
+    def _waiting(self, key: str, command: tuple[Any, ...]) -> None:
+        """Run ``command`` then ``WAIT`` in one pipeline on one connection."""
+        client: Any = self._client
+        if self._is_cluster:
+            # WAIT counts the writes of its own connection: send both to the
+            # node that holds the key, on that node's connection.
+            client = self._client.get_redis_connection(  # type: ignore[union-attr]
+                self._client.get_node_from_key(key)  # type: ignore[union-attr]
+            )
+        wait_ms = max(1, int(self.timeout * 1000))
+        for attempt in ("evalsha", "eval"):
+            pipe = client.pipeline(transaction=False)
+            if command[0] == "delete":
+                pipe.delete(key)
+            elif attempt == "evalsha":
+                pipe.evalsha(_SHA[command[1]], 1, key, *command[2])
+            else:
+                pipe.eval(command[1], 1, key, *command[2])
+            pipe.execute_command("WAIT", self.wait_replicas, wait_ms)
+            try:
+                acked = pipe.execute()[-1]
+            except self._no_script:
+                continue
+            if acked < self.wait_replicas:
+                raise _NotAcknowledged(
+                    f"only {acked} of {self.wait_replicas} replica(s) acknowledged the "
+                    f"write within {self.timeout:g} s (wait_replicas); it may be lost "
+                    "in a failover"
+                )
+            return
+        raise AssertionError("unreachable: EVAL cannot raise NOSCRIPT")
 
     def _call(self, action: str, method: Callable[..., _T], *args: Any) -> _T:
         try:
             return method(*args)
         except self._errors as exc:
+            if self._sentinel is not None:
+                self._where = self._describe()  # the master may have moved
             raise StoreError(
                 f"{self!r} could not {action}: {type(exc).__name__}: {self._scrub(exc)}",
                 store=self,
-            ) from exc
+            ) from _url.scrubbed(exc, self._password)
 
     def _scrub(self, exc: BaseException) -> str:
         # Belt and braces: a password must never reach a log line.
-        text = str(exc)
-        if self._password:
-            text = text.replace(self._password, "***")
-        return text
+        return _url.scrub(str(exc), self._password)
 
     def _describe(self) -> str:
         """host:port of the server, or of every known cluster node."""
@@ -246,9 +307,16 @@ class RedisStore:
             nodes = sorted(f"{n.host}:{n.port}" for n in known)
             return "cluster " + ",".join(nodes)
         kwargs = self._client.get_connection_kwargs()
+        if self._sentinel is not None:
+            db = kwargs.get("db", 0)
+            return f"sentinel {self._sentinel}" + (f"/{db}" if db else "")
         if "path" in kwargs:
             where = f"unix:{kwargs['path']}"
         else:
             where = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
         db = kwargs.get("db", 0)
         return f"{where}/{db}" if db else where
+
+
+class _NotAcknowledged(Exception):
+    """Fewer replicas than ``wait_replicas`` acknowledged a write in time."""

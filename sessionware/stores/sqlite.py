@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Final
 
 from sessionware.errors import ConfigurationError, StoreError
+from sessionware.stores import _url
 
 __all__ = ["SQLiteStore"]
 
@@ -38,7 +39,9 @@ class SQLiteStore:
     change. Expired records are never loaded, are swept by saves (at most every
     60 seconds per process, bounded) and by :meth:`cleanup`.
 
-    The file and its table are created on first use; the directory is not:
+    The file (mode 0600, readable by its owner only; SQLite gives its
+    ``-wal`` and ``-shm`` files the same mode) and its table are created on
+    first use; the directory is not:
     a missing or unwritable directory raises :class:`~sessionware.StoreError`
     on first use, like any other failure of the database.
 
@@ -61,14 +64,14 @@ class SQLiteStore:
         table: str = "sessionware_sessions",
         timeout: float = 5.0,
     ) -> None:
-        if not _TABLE_NAME.fullmatch(table):
+        if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
             raise ConfigurationError(
                 f"SQLiteStore table name {table!r} is not a plain identifier; "
                 "use letters, digits and '_'"
             )
         self.path = os.fspath(path)
         self.table = table
-        self.timeout = timeout
+        self.timeout = _url.seconds("SQLiteStore", timeout)
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -145,7 +148,10 @@ class SQLiteStore:
     # -- maintenance -------------------------------------------------------
 
     def cleanup(self) -> int:
-        """Remove every expired record now; return how many were removed."""
+        """Remove every expired record now; return how many were removed.
+
+        Saves also sweep expired records by themselves (bounded, at most every
+        60 seconds per process); this removes the whole backlog at once."""
         now = time.time()
         with self._transaction("remove expired sessions") as conn:
             (count,) = conn.execute(self._sql_count_dead, (now,)).fetchone()
@@ -208,6 +214,15 @@ class SQLiteStore:
         # isolation_level=None: no implicit transactions; we issue BEGIN
         # IMMEDIATE / COMMIT ourselves. The lock above makes sharing the
         # connection between threads safe.
+        if self.path not in ("", ":memory:"):
+            try:
+                # Session data is for this user only: create the file mode
+                # 0600 (SQLite gives -wal and -shm the mode of the database).
+                # An existing file keeps its mode; a failure here (no
+                # directory) is left to sqlite3.connect, which reports it.
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            except OSError:
+                pass
         conn = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )

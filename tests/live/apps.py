@@ -2,13 +2,16 @@
 
 Each worker builds its middleware at import, from environment variables:
 
-- ``SW_TEST_STORE``: ``sqlite``, ``redis``, ``whole-record`` (a deliberately
+- ``SW_TEST_STORE``: ``sqlite``, ``redis``, ``postgresql``, ``whole-record`` (a deliberately
   lossy last-writer-wins store over SQLite) or ``fire-and-forget`` (Redis
   saves in a background thread, errors swallowed);
 - ``SW_TEST_SQLITE``: the SQLite file; ``SW_TEST_REDIS``: the Redis URL;
-  ``SW_TEST_PREFIX``: the Redis key prefix;
+  ``SW_TEST_PREFIX``: the Redis key prefix; ``SW_TEST_POSTGRESQL``: the
+  PostgreSQL URL; ``SW_TEST_TABLE``: its table;
 - ``SW_TEST_DELAY``: seconds ``/put`` sleeps between loading and saving
-  (``/put?delay=S`` overrides it).
+  (``/put?delay=S`` overrides it);
+- ``SW_TEST_WARM``: use the store once at import (before gunicorn forks,
+  with ``--preload``).
 
 Routes: ``/`` (readiness, never touches the session), ``/start?owner=ID``,
 ``/put?key=K``, ``/keys``, ``/clear``, ``/incr``, ``/peek``.
@@ -110,6 +113,10 @@ def make_store():
         return WholeRecordStore(os.environ["SW_TEST_SQLITE"])
     if kind == "redis":
         return RedisStore(os.environ["SW_TEST_REDIS"], prefix=os.environ["SW_TEST_PREFIX"])
+    if kind == "postgresql":
+        from sessionware.stores import PostgreSQLStore
+
+        return PostgreSQLStore(os.environ["SW_TEST_POSTGRESQL"], table=os.environ["SW_TEST_TABLE"])
     if kind == "fire-and-forget":
         return FireAndForgetStore(os.environ["SW_TEST_REDIS"], os.environ["SW_TEST_PREFIX"])
     raise ValueError(f"unknown SW_TEST_STORE {kind!r}")
@@ -158,4 +165,9 @@ def bare_app(environ, start_response):
     return _json(start_response, "404 Not Found", "no such route")
 
 
-app = SessionMiddleware(bare_app, SECRET, store=make_store())
+STORE = make_store()
+if os.environ.get("SW_TEST_WARM"):
+    # Use the store at import: under --preload that is in gunicorn's master,
+    # before it forks the workers (which must not share its connection).
+    STORE.load("warm-up")
+app = SessionMiddleware(bare_app, SECRET, store=STORE)

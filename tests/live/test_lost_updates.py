@@ -27,9 +27,18 @@ def serve(tmp_path, store, **env):
     return Gunicorn("apps:app", workers=3, env=env, pythonpath=[LIVE], log_dir=tmp_path)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgresql"])
 def server(request, tmp_path):
     env = {}
+    if request.param == "postgresql":
+        pytest.importorskip("psycopg")
+        env = {
+            "SW_TEST_POSTGRESQL": request.getfixturevalue("postgresql_server").url,
+            "SW_TEST_TABLE": request.getfixturevalue("pg_table"),
+            # Each worker connects (password auth) before serving, so that no
+            # timed request pays for it.
+            "SW_TEST_WARM": "1",
+        }
     if request.param == "redis":
         redis_server = request.getfixturevalue("redis_server")
         env = {
@@ -132,12 +141,13 @@ def test_clear_wins_over_racing_writes(server):
 
     def put(key):
         response = requests.get(
-            url + f"/put?key={key}&delay=0.6", cookies={"session": cookie}, timeout=30
+            url + f"/put?key={key}&delay=1.5", cookies={"session": cookie}, timeout=30
         )
         results[key] = (time.monotonic(), response.status_code, response.json())
 
-    # Two puts load the session, then sleep 0.6 s before saving;
-    # the clear is answered while they sleep; their saves arrive after it.
+    # Two puts load the session, then sleep 1.5 s before saving (room for a
+    # slow clear on a busy machine); the clear is answered while they sleep;
+    # their saves arrive after it.
     puts = [threading.Thread(target=put, args=(f"late{i}",)) for i in range(2)]
     for thread in puts:
         thread.start()

@@ -53,7 +53,7 @@ class DictStore:
                 self.records[sid] = (time.monotonic() + ttl, entry[1])
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "dict"])
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgresql", "dict"])
 def store(request, tmp_path):
     kind = request.param
     if kind == "memory":
@@ -62,6 +62,14 @@ def store(request, tmp_path):
         yield DictStore()
     elif kind == "sqlite":
         store = SQLiteStore(tmp_path / "sessions.db")
+        yield store
+        store.close()
+    elif kind == "postgresql":
+        pytest.importorskip("psycopg")
+        from sessionware.stores.postgresql import PostgreSQLStore
+
+        server = request.getfixturevalue("postgresql_server")
+        store = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
         yield store
         store.close()
     else:
@@ -227,3 +235,18 @@ class TestStoreContract:
         expected = {f"t{t}-{r}" for t in range(n_threads) for r in range(n_rounds)}
         assert set(record) == expected | {"base", "shared"}
         assert record["shared"] in {str(t).encode() for t in range(n_threads)}
+
+    def test_load_many_if_the_store_has_it(self, store):
+        # Optional capability: one round trip for several verified ids.
+        if not hasattr(store, "load_many"):
+            pytest.skip(f"{type(store).__name__} has no load_many")
+        one, two, missing = new_sid(), new_sid(), new_sid()
+        store.save(one, {"a": b"1"}, 60)
+        store.save(two, {"b": b"2", "c": b""}, 60)
+        assert store.load_many([]) == []
+        assert store.load_many([missing, two, one, two]) == [
+            None,
+            {"b": b"2", "c": b""},
+            {"a": b"1"},
+            {"b": b"2", "c": b""},
+        ]

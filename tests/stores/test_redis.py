@@ -153,10 +153,18 @@ def test_from_url_and_client_defaults(redis_server):
         assert kwargs["socket_connect_timeout"] == 5.0
     finally:
         store.close()
-    store = RedisStore(redis_server.url + "?socket_timeout=2", socket_connect_timeout=1)
+    store = RedisStore(redis_server.url + "?timeout=2", socket_connect_timeout=1)
     try:
         kwargs = store._client.get_connection_kwargs()
         assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (2.0, 1)
+    finally:
+        store.close()
+    # WAIT is bounded by the timeout, so the socket waits a second longer.
+    store = RedisStore(redis_server.url + "?timeout=2&wait_replicas=1&prefix=p:")
+    try:
+        kwargs = store._client.get_connection_kwargs()
+        assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (3.0, 2.0)
+        assert (store.prefix, store.wait_replicas, store.timeout) == ("p:", 1, 2.0)
     finally:
         store.close()
 
@@ -301,3 +309,70 @@ def test_cluster_down_at_construction(tmp_path):
     with pytest.raises(StoreError, match=f"127.0.0.1:{port}") as info:
         RedisStore(f"redis+cluster://127.0.0.1:{port}", socket_connect_timeout=0.5)
     assert info.value.__cause__ is not None
+
+
+# -- wait_replicas -----------------------------------------------------------------
+
+
+def test_wait_replicas_acknowledged_by_a_real_replica(tmp_path):
+    from servers import RedisServer, wait_for
+
+    with RedisServer(tmp_path / "master", args=["--repl-diskless-sync-delay", "0"]) as master:
+        replica = RedisServer(
+            tmp_path / "replica", args=["--replicaof", "127.0.0.1", str(master.port)]
+        )
+        with replica:
+            probe = redis.Redis(port=replica.port)
+            wait_for(
+                lambda: probe.info("replication").get("master_link_status") == "up",
+                what="the replica in sync",
+            )
+            store = RedisStore(master.url + "?wait_replicas=1&timeout=2", prefix="w:")
+            try:
+                for i in range(20):
+                    store.save("s", {"n": str(i).encode()}, 60)
+                    # WAIT returned: the replica has the write already.
+                    assert probe.hget("w:s", "n") == str(i).encode()
+                store.delete("s")
+                assert probe.exists("w:s") == 0
+            finally:
+                store.close()
+                probe.close()
+
+
+@pytest.mark.parametrize("call", ["save", "delete"])
+def test_wait_replicas_without_replicas_fails_loudly(fresh_redis, call):
+    store = RedisStore(fresh_redis.url, prefix="w:", wait_replicas=1, timeout=0.3)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match=r"only 0 of 1 replica\(s\) acknowledged") as info:
+            if call == "save":
+                store.save("s", {"a": b"1"}, 60)
+            else:
+                store.delete("s")
+        assert 0.3 <= time.monotonic() - started < 2  # bounded by the timeout
+        assert str(info.value).startswith(f"RedisStore({fresh_redis.address}) could not")
+    finally:
+        store.close()
+
+
+def test_wait_replicas_on_a_cluster_waits_on_the_keys_node(redis_cluster, redis_prefix):
+    # The test cluster has no replicas: WAIT (sent to the node holding the
+    # key, on the connection that wrote) answers 0, so the save fails.
+    store = RedisStore(redis_cluster.url + "?wait_replicas=1&timeout=0.2", prefix=redis_prefix)
+    try:
+        for sid in ("a", "b", "c", "d"):  # keys on different nodes
+            with pytest.raises(StoreError, match="only 0 of 1"):
+                store.save(sid, {"x": b"1"}, 60)
+            assert store.load(sid) == {"x": b"1"}  # written, but not acknowledged
+    finally:
+        store.close()
+
+
+def test_bad_wait_replicas_and_timeout_arguments():
+    with pytest.raises(ConfigurationError, match="wait_replicas"):
+        RedisStore("redis://h:6379/0", wait_replicas=-1)
+    with pytest.raises(ConfigurationError, match="timeout"):
+        RedisStore("redis://h:6379/0", timeout=0)
+    with pytest.raises(ConfigurationError, match="given both"):
+        RedisStore("redis://h:6379/0?prefix=a", prefix="b")

@@ -266,3 +266,47 @@ def test_close_then_reuse(store):
     store.save("s", {"a": b"1"}, 60)
     store.close()
     assert store.load("s") == {"a": b"1"}
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000], ids=["umask-022", "umask-000"])
+def test_files_are_created_mode_0600(tmp_path, umask):
+    # The database and its -wal and -shm files hold session data: readable
+    # by their owner only, whatever the process umask.
+    path = tmp_path / "sessions.db"
+    old = os.umask(umask)
+    try:
+        store = SQLiteStore(path)
+        store.save("s", {"a": b"1"}, 60)
+        other = SQLiteStore(path)  # a second connection while the first is open
+        assert other.load("s") == {"a": b"1"}
+        files = sorted(p.name for p in tmp_path.iterdir())
+        assert files == ["sessions.db", "sessions.db-shm", "sessions.db-wal"]
+        modes = {name: (tmp_path / name).stat().st_mode & 0o777 for name in files}
+        assert modes == dict.fromkeys(files, 0o600)
+        other.close()
+        store.close()
+    finally:
+        os.umask(old)
+
+
+def test_existing_file_keeps_its_mode(tmp_path):
+    path = tmp_path / "sessions.db"
+    path.touch(mode=0o640)
+    path.chmod(0o640)
+    store = SQLiteStore(path)
+    try:
+        store.save("s", {"a": b"1"}, 60)
+    finally:
+        store.close()
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_memory_database_creates_no_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = SQLiteStore(":memory:")
+    try:
+        store.save("s", {"a": b"1"}, 60)
+        assert store.load("s") == {"a": b"1"}
+    finally:
+        store.close()
+    assert list(tmp_path.iterdir()) == []
