@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,8 +15,49 @@ from sessionware.errors import ConfigurationError, SessionWarning
 MIN_KEY_BYTES = 32
 _KEY_HINT = "generate a strong one with `python -m sessionware secret`"
 # RFC 6265 cookie-name = token: visible ASCII without separators.
-_TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# A host name: dot-separated labels of letters, digits, "-" and "_" (no label
+# empty, none starting or ending with "-"); one leading dot is allowed, as
+# RFC 6265 ignores it. No port, no space, no ";": nothing that werkzeug would
+# rewrite or that could end the attribute.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_DOMAIN_RE = re.compile(rf"\.?{_LABEL}(?:\.{_LABEL})*")
+# A path werkzeug sends unchanged (its quote() keeps exactly these) minus ","
+# (RFC 6265 path-value excludes ";" and controls; "," splits header lists).
+_PATH_RE = re.compile(r"/(?:[A-Za-z0-9\-._~!$&'()*+/:=@]|%[0-9A-Fa-f]{2})*")
+#: Longest Domain (DNS) and Path (RFC 6265bis: longer attributes are ignored).
+MAX_DOMAIN = 253
+MAX_PATH = 1024
+#: Every duration lies in [1 s, 400 days]: RFC 6265bis caps a cookie's
+#: lifetime at 400 days, browsers enforce it, and a longer one overflows dates.
+MIN_DURATION = 1
+MAX_DURATION = 400 * 24 * 3600
 _SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
+_PACKAGE = __name__.partition(".")[0]
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning name the first frame outside sessionware.
+
+    Counted from the function that calls :func:`warnings.warn` (level 1), so
+    a warning raised anywhere inside the package, however deep, names the
+    user's line: the ``SessionMiddleware(...)`` call, ``Sessionware(app)`` or
+    ``init_app(app)``. A fixed number breaks as soon as the call path changes.
+    """
+    frame = sys._getframe(1)  # the caller of this function: level 1
+    level = 1
+    while frame.f_back is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module != _PACKAGE and not module.startswith(_PACKAGE + "."):
+            break
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` naming the user's line (see :func:`user_stacklevel`)."""
+    warnings.warn(message, category, stacklevel=user_stacklevel())
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,20 +145,72 @@ def _readers(value: Any) -> tuple[Any, ...]:
     return tuple(value)
 
 
-def seconds(value: Any, name: str, *, allow_zero: bool = False) -> int:
-    """A duration given as ``timedelta`` or whole ``int`` seconds, in seconds."""
+def seconds(value: Any, name: str) -> int:
+    """A duration given as ``timedelta`` or whole ``int`` seconds, in whole seconds.
+
+    Refused outside 1 second .. 400 days (compared exactly, before a
+    ``timedelta`` is truncated to whole seconds).
+    """
     if isinstance(value, timedelta):
-        result = int(value.total_seconds())
+        exact: float | int = value.total_seconds()
+        # Compared as timedeltas: no float rounding at the edges.
+        too_short = value < timedelta(seconds=MIN_DURATION)
+        too_long = value > timedelta(seconds=MAX_DURATION)
     elif isinstance(value, int) and not isinstance(value, bool):
-        result = value
+        exact = int(value)  # an int subclass (IntEnum) counts as its value
+        too_short, too_long = exact < MIN_DURATION, exact > MAX_DURATION
     else:
         raise ConfigurationError(
             f"{name} must be a datetime.timedelta or whole seconds (int), "
             f"not {type(value).__name__}"
         )
-    if result < 0 or (result == 0 and not allow_zero):
-        raise ConfigurationError(f"{name} must be positive, got {value!r}")
-    return result
+    if too_short or too_long:
+        raise ConfigurationError(
+            f"{name} must be between 1 second and 400 days (the longest cookie "
+            f"lifetime browsers keep, RFC 6265bis), got {value!r}"
+        )
+    return int(exact)
+
+
+def _cookie_name(value: Any) -> str:
+    if not isinstance(value, str) or not _TOKEN_RE.fullmatch(value):
+        raise ConfigurationError(
+            f"cookie_name {value!r} is not a valid cookie name: use letters, digits and "
+            "!#$%&'*+-.^_`|~ only (no space, ';', ',', '=', quotes or control characters)"
+        )
+    return value
+
+
+def _cookie_domain(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"cookie_domain must be a non-empty str or None: {value!r}")
+    if len(value) > MAX_DOMAIN or not _DOMAIN_RE.fullmatch(value):
+        hint = ""
+        if not value.isascii():
+            try:
+                hint = f"; write the ASCII form {value.encode('idna').decode('ascii')!r}"
+            except UnicodeError:
+                pass
+        raise ConfigurationError(
+            f"cookie_domain {value[:80]!r} is not a host name that can be sent as given "
+            f"(dot-separated labels of letters, digits, '-' and '_', no port, at most "
+            f"{MAX_DOMAIN} characters){hint}"
+        )
+    return value
+
+
+def _cookie_path(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ConfigurationError(f"cookie_path must be a str starting with '/': {value!r}")
+    if len(value) > MAX_PATH or not _PATH_RE.fullmatch(value):
+        raise ConfigurationError(
+            f"cookie_path {value[:80]!r} cannot be sent as given: use letters, digits, "
+            f"/-._~!$&'()*+:=@ and %XX escapes only (no ';', ',', whitespace, control "
+            f"or non-ASCII characters), at most {MAX_PATH} characters"
+        )
+    return value
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -147,22 +241,16 @@ def build_config(**settings: Any) -> Config:
         raise ConfigurationError(f"secret_key is required; {_KEY_HINT}")
     current = _key(secret_key, "secret_key")
     if len(current) < MIN_KEY_BYTES:
-        warnings.warn(
+        warn(
             f"secret_key is only {len(current)} bytes; use at least {MIN_KEY_BYTES} "
             f"random bytes ({_KEY_HINT})",
             SessionWarning,
-            stacklevel=4,
         )
     fallbacks = _fallbacks(fallback_keys)
 
-    if not isinstance(cookie_name, str) or not _TOKEN_RE.match(cookie_name):
-        raise ConfigurationError(f"cookie_name {cookie_name!r} is not a valid cookie name")
-    if cookie_domain is not None and (not isinstance(cookie_domain, str) or not cookie_domain):
-        raise ConfigurationError(
-            f"cookie_domain must be a non-empty str or None: {cookie_domain!r}"
-        )
-    if not isinstance(cookie_path, str) or not cookie_path.startswith("/"):
-        raise ConfigurationError(f"cookie_path must be a str starting with '/': {cookie_path!r}")
+    cookie_name = _cookie_name(cookie_name)
+    cookie_domain = _cookie_domain(cookie_domain)
+    cookie_path = _cookie_path(cookie_path)
     secure = _flag(settings["cookie_secure"], "cookie_secure")
     httponly = _flag(settings["cookie_httponly"], "cookie_httponly")
     partitioned = _flag(settings["cookie_partitioned"], "cookie_partitioned")
@@ -182,13 +270,15 @@ def build_config(**settings: Any) -> Config:
         )
     if partitioned and not secure:
         raise ConfigurationError("cookie_partitioned=True requires cookie_secure=True")
-    if cookie_name.startswith("__Host-"):
+    # Browsers match the prefixes in any letter case (RFC 6265bis), so do we.
+    folded = cookie_name.lower()
+    if folded.startswith("__host-"):
         if not secure or cookie_domain is not None or cookie_path != "/":
             raise ConfigurationError(
                 f"a __Host- cookie ({cookie_name!r}) requires cookie_secure=True, "
                 "cookie_domain=None and cookie_path='/'"
             )
-    elif cookie_name.startswith("__Secure-") and not secure:
+    elif folded.startswith("__secure-") and not secure:
         raise ConfigurationError(
             f"a __Secure- cookie ({cookie_name!r}) requires cookie_secure=True"
         )
@@ -196,7 +286,7 @@ def build_config(**settings: Any) -> Config:
     lifetime = seconds(settings["permanent_lifetime"], "permanent_lifetime")
     interval = settings["refresh_interval"]
     if interval is not None:
-        interval = seconds(interval, "refresh_interval", allow_zero=True)
+        interval = seconds(interval, "refresh_interval")
     absolute = settings["absolute_lifetime"]
     if absolute is not None:
         absolute = seconds(absolute, "absolute_lifetime")

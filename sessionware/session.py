@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from sessionware._config import user_stacklevel
 from sessionware._state import Headers, SessionState, new_sid
 from sessionware.audit import audit
 from sessionware.errors import SessionWarning, UnsupportedValueError
@@ -83,7 +84,7 @@ class Session(MutableMapping[str, Any]):
                 f"{where} was changed after the response headers were sent; "
                 "this change is not saved",
                 SessionWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),  # the app's line, whatever the call path
             )
 
     # -- mapping -------------------------------------------------------------

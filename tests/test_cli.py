@@ -1,6 +1,8 @@
 """``python -m sessionware``: every command run as a real subprocess."""
 
 import json
+import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import pytest
 from freezegun import freeze_time
 
 from helpers import OLD_SECRET, SECRET, SEED, make_client
+from servers import free_port
 from sessionware.cli import to_json
 from sessionware.stores import SQLiteStore
 
@@ -76,9 +79,10 @@ def test_help_lists_the_commands():
     ],
     ids=lambda args: " ".join(args) or "nothing",
 )
-def test_bad_arguments_exit_2_with_usage(args):
+def test_bad_arguments_exit_2_with_one_line_pointing_at_help(args):
     result = run(*args)
-    assert_user_error(result, 2, "usage:")
+    assert_user_error(result, 2, "error:", "--help`")
+    assert result.stderr.count("\n") == 1
 
 
 # -- secret --------------------------------------------------------------------------
@@ -126,7 +130,8 @@ def test_decode_accepts_a_cookie_header_fragment():
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["sid"] == sid
     result = run("decode", f"other={cookie}", "--secret-key", SECRET)
-    assert_user_error(result, 1, "no cookie named 'session'")
+    assert_user_error(result, 1, "no cookie named 'session'", "cookies given: other")
+    assert cookie not in result.stderr  # never a cookie value in a message
 
 
 def test_decode_with_a_fallback_key():
@@ -262,3 +267,144 @@ def test_cleanup_store_errors_are_reported_without_a_traceback(tmp_path):
     assert_user_error(result, 1, "sessionware cleanup:")
     result = run("cleanup", "--store", "ftp://example.com/")
     assert_user_error(result, 1, "unknown store URL scheme")
+
+
+# -- Issue 8, class 7: the command line fails loudly ------------------------------------
+
+PASSWORD = "hunter2-secret-password"
+
+
+def server_store_cookie():
+    """The cookie a server-side store's response carries: a signed session id."""
+    client, _ = make_client(lambda session, environ: session.update(SEED), store="memory://")
+    client.get("/")
+    return client.get_cookie("session").value
+
+
+def test_class7_decode_says_a_server_store_cookie_is_a_signed_session_id():
+    cookie = server_store_cookie()
+    result = run("decode", cookie, "--secret-key", SECRET)
+    assert_user_error(result, 1, "signed session id of a server-side store")
+    assert "not a cookie-store session" in result.stderr
+    assert "signature does not match" not in result.stderr
+    assert cookie not in result.stderr and result.stdout == ""
+    # Also when signed with a fallback key, expired, or given as a header fragment.
+    with freeze_time(datetime.now(UTC) - timedelta(days=90)):
+        client, _ = make_client(
+            lambda session, environ: session.update(a=1), store="memory://", secret_key=OLD_SECRET
+        )
+        client.get("/")
+        old = client.get_cookie("session").value
+    result = run(
+        "decode", f"session={old}; Path=/", "--secret-key", SECRET, "--fallback-key", OLD_SECRET
+    )
+    assert_user_error(result, 1, "signed session id of a server-side store")
+
+
+def test_class7_decode_says_whether_encryption_is_the_mismatch():
+    pytest.importorskip("cryptography")
+    from sessionware.stores import CookieStore
+
+    encrypted, _ = seed_cookie(store=CookieStore(encrypt=True))
+    assert_user_error(run("decode", encrypted, "--secret-key", SECRET), 1, "add --encrypted")
+    plain, _ = seed_cookie()
+    result = run("decode", plain, "--secret-key", SECRET, "--encrypted")
+    assert_user_error(result, 1, "signed but not encrypted", "without --encrypted")
+
+
+def test_class5_decode_encrypted_refuses_signed_only_cookies():
+    """``decode --encrypted`` applies the encrypting store's rule: a signed-only
+    cookie, compressed or not, is not decoded (as the middleware refuses it)."""
+    pytest.importorskip("cryptography")
+
+    def handler(session, environ):
+        session.update(SEED, text="lorem ipsum " * 60)
+
+    client, _ = make_client(handler)
+    client.get("/")
+    compressed = client.get_cookie("session").value
+    assert compressed.startswith("."), "must take the zlib path"
+    for cookie in (compressed, seed_cookie()[0]):
+        result = run("decode", cookie, "--secret-key", SECRET, "--encrypted")
+        assert_user_error(result, 1, "not encrypted")
+        assert result.stdout == ""
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "0", "-1", "eighty", "80.5", ""])
+def test_class7_demo_refuses_a_port_out_of_range_instead_of_binding_another(port):
+    result = run("demo", "--port", port, "--secret-key", SECRET, timeout=20)
+    assert_user_error(result, 2, "--port")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_class7_demo_on_a_port_in_use_fails_in_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("demo", "--port", str(port), "--secret-key", SECRET, timeout=20)
+    assert_user_error(result, 1, f"cannot listen on 127.0.0.1:{port}", "in use")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def bad_inputs(tmp_path):
+    """(args, status) for every command: bad input of each kind it takes."""
+    sid = server_store_cookie()
+    secret = ["--secret-key", SECRET]
+    closed = free_port()  # nothing listens there: a store that is down
+    return [
+        ([], 2),
+        (["nope"], 2),
+        (["--no-such-option"], 2),
+        (["demo", "--port", "99999"], 2),
+        (["demo", "--port", "0"], 2),
+        (["demo", "--port", "-5"], 2),
+        (["demo", "--cookie-samesite", "Loose"], 2),
+        (["demo", "--cookie-samesite", "None"], 2),  # without --cookie-secure
+        (["demo", "--store", f"mysql://user:{PASSWORD}@db/x"], 1),
+        (["demo", "--store", f"redis://:{PASSWORD}@localhost:notaport/0"], 1),
+        (["demo", "--host", "no-such-host.invalid", "--port", "8000"], 1),
+        (["decode"], 2),
+        (["decode", "x"], 2),
+        (["decode", "garbage", *secret], 1),
+        (["decode", sid, *secret], 1),
+        (["decode", "", *secret], 1),
+        (["decode", "session=a\nb", *secret], 1),
+        (["decode", "x", "--secret-key", ""], 1),
+        (["decode", "x", *secret, "--max-age", "soon"], 2),
+        (["decode", "theme=dark", *secret], 1),
+        (["secret", "extra"], 2),
+        (["cleanup"], 2),
+        (["cleanup", "--store", "cookie://"], 2),
+        (["cleanup", "--store", f"mysql://user:{PASSWORD}@db/x"], 1),
+        (["cleanup", "--store", f"redis://:{PASSWORD}@localhost:notaport/0"], 1),
+        (["cleanup", "--store", f"sqlite:///{tmp_path}/missing/dir/s.db"], 1),
+        (["cleanup", "--store", f"redis://:{PASSWORD}@127.0.0.1:{closed}/0"], 1),
+        (["cleanup", "--store", f"postgresql://u:{PASSWORD}@127.0.0.1:{closed}/db"], 1),
+        (["sessions"], 2),
+        (["revoke"], 2),
+    ]
+
+
+def test_class7_every_command_error_is_one_line_nonzero_no_traceback_no_password(tmp_path):
+    """Every command, real subprocesses: one line on stderr, a non-zero exit,
+    nothing on stdout, never a traceback, never a password."""
+    cases = bad_inputs(tmp_path)
+    commands = {args[0] for args, _ in cases if args and not args[0].startswith("-")}
+    listed = re.findall(r"^    (\w+) ", run("--help").stdout, flags=re.M)
+    assert "decode" in listed
+    assert set(listed) <= commands, f"add bad-input cases for {set(listed) - commands}"
+    failures = []
+    for args, status in cases:
+        result = run(*args, timeout=30)
+        lines = result.stderr.splitlines()
+        if not (
+            result.returncode == status
+            and len(lines) == 1
+            and result.stderr.endswith("\n")
+            and result.stdout == ""
+            and "Traceback" not in result.stderr
+            and PASSWORD not in result.stderr + result.stdout
+        ):
+            failures.append((args, result.returncode, result.stdout, result.stderr))
+    assert failures == []

@@ -11,6 +11,8 @@ import zlib
 
 import pytest
 from freezegun import freeze_time
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from itsdangerous.encoding import base64_encode
 from werkzeug.test import Client
 
@@ -229,3 +231,125 @@ def test_tokens_are_itsdangerous_timestamp_signer_tokens():
     assert reference.unsign(token, max_age=10) == b"payload"
     value, _issued, index = ring.unsign(reference.sign(b"other").decode(), max_age=10)
     assert (value, index) == (b"other", 0)
+
+
+# -- Issue 8, class 5: an encrypting store accepts encrypted cookies only -------------
+
+BIG_SEED = {**SEED, "text": "lorem ipsum " * 60}  # compressible: the sealer picks zlib
+
+
+def signed_only_cookies():
+    """Every way a merely signed cookie can be presented, keyed by a readable id."""
+    plain = {"current": middleware(), "fallback": middleware(secret_key=OLD_SECRET)}
+    cookies = {}
+    for which, mw in plain.items():
+        sealer = mw.backend.sealer
+        session = mw.open_session({})
+        session.update(BIG_SEED)
+        (header,) = [v for k, v in mw.save_session(session) if k == "Set-Cookie"]
+        compressed = header.split(";", 1)[0].split("=", 1)[1]
+        assert compressed.startswith("."), "BIG_SEED must take the zlib path"
+        payload = sealer.keys.unsign(real_cookie(mw), 60)[0]
+        cookies[f"{which}-key-plain"] = real_cookie(mw)
+        cookies[f"{which}-key-compressed"] = compressed
+        # Signed by hand: a "~" body that is not AES-GCM output, an empty body.
+        cookies[f"{which}-key-tilde-unencrypted"] = sealer.keys.sign(b"~" + payload)
+        cookies[f"{which}-key-empty"] = sealer.keys.sign(b"")
+        # The compressed body without its marker, and re-marked as encrypted.
+        raw = compressed.rsplit(".", 2)[0]
+        cookies[f"{which}-key-zlib-as-tilde"] = sealer.keys.sign(b"~" + raw[1:].encode())
+    return cookies
+
+
+SIGNED_ONLY = signed_only_cookies()
+
+
+def encrypting(**options):
+    return middleware(store=CookieStore(encrypt=True), fallback_keys=[OLD_SECRET], **options)
+
+
+@pytest.mark.parametrize("how", sorted(SIGNED_ONLY))
+def test_class5_encrypting_store_refuses_every_signed_only_cookie(how, caplog):
+    cookie = SIGNED_ONLY[how]
+    with caplog.at_level(logging.DEBUG, logger="sessionware"):
+        assert visit(f"session={cookie}", encrypting()) == (True, "None")
+    # The same cookie is a session where it belongs (the hand-made ones are not).
+    if how.endswith(("plain", "compressed")):
+        plain = middleware(fallback_keys=[OLD_SECRET])
+        assert visit(f"session={cookie}", plain) == (False, "admin")
+        assert "not encrypted" in caplog.text
+
+
+@pytest.mark.parametrize("position", ["before", "after", "alone"])
+def test_class5_signed_only_cookies_among_others_never_load(position):
+    """Cookie tossing with signed-only cookies: only the encrypted one counts."""
+    mw = encrypting()
+    encrypted = real_cookie(mw)
+    junk = [f"session={c}" for c in SIGNED_ONLY.values()]
+    if position == "alone":
+        assert visit("; ".join(junk), mw) == (True, "None")
+        return
+    header = (
+        [f"session={encrypted}", *junk] if position == "after" else [*junk, f"session={encrypted}"]
+    )
+    assert visit("; ".join(header), mw) == (False, "admin")
+
+
+def test_class5_an_encrypting_store_never_reissues_a_signed_only_cookie():
+    mw = encrypting()
+    client = Client(mw, use_cookies=False)
+    for cookie in SIGNED_ONLY.values():
+        response = client.get("/", headers={"Cookie": f"session={cookie}"})
+        assert response.text == "True|None"
+        assert set_cookies(response) == []
+
+
+def test_class5_compressed_signed_cookie_was_accepted_before():
+    """The case the review found: a compressed signed cookie loaded its data."""
+    cookie = SIGNED_ONLY["current-key-compressed"]
+    mw = middleware(store=CookieStore(encrypt=True))
+    assert mw.backend.sealer.keys.unsign(cookie, 3600)  # it does verify...
+    assert visit(f"session={cookie}", mw) == (True, "None")  # ...and is no session
+
+
+PRESENTATIONS = {
+    "bare": "session={}",
+    "padded": "session= {} ",
+    "tab-padded": "session=\t{}\t",
+    "quoted": 'session="{}"',
+    "after-others": "theme=dark; lang=en; session={}",
+    "twice": "session={0}; session={0}",
+    "no-space-separator": "a=b;session={};c=d",
+}
+
+
+@pytest.mark.parametrize("presentation", sorted(PRESENTATIONS))
+@pytest.mark.parametrize("how", ["current-key-plain", "current-key-compressed"])
+def test_class5_signed_only_cookie_in_any_header_shape_is_no_session(presentation, how):
+    header = PRESENTATIONS[presentation].format(SIGNED_ONLY[how])
+    assert visit(header, encrypting()) == (True, "None")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.dictionaries(
+        st.text(max_size=8),
+        st.one_of(st.text(max_size=400), st.integers(-(2**63), 2**63 - 1)),
+        max_size=6,
+    )
+)
+def test_class5_property_only_the_encrypted_form_of_any_session_loads(data):
+    """For any session data: the plain store's cookie (compressed or not) is
+    no session for an encrypting store with the same key; the encrypting
+    store's own cookie is, with exactly that data."""
+    plain, secret = SessionMiddleware(echo_app, SECRET), encrypting()
+    for mw in (plain, secret):
+        session = mw.open_session({})
+        session.update(data, marker=True)
+        (header,) = [v for k, v in mw.save_session(session) if k == "Set-Cookie"]
+        cookie = header.split(";", 1)[0].split("=", 1)[1]
+        loaded = secret.open_session({"HTTP_COOKIE": f"session={cookie}"})
+        if mw is plain:
+            assert loaded.new and dict(loaded) == {}
+        else:
+            assert not loaded.new and dict(loaded) == {**data, "marker": True}

@@ -7,7 +7,9 @@ bounded (Hypothesis' ``deadline``).
 The atheris harness ``tests/fuzz/fuzz_cookie.py`` drives the same entry points.
 """
 
+import sys
 import time
+import tracemalloc
 import warnings
 import zlib
 
@@ -21,6 +23,7 @@ from helpers import SECRET, header_value, saved_cookie
 from sessionware import SessionMiddleware, SessionWarning
 from sessionware._backends.server import MARKER
 from sessionware._codec import DecodeError, decode, decode_envelope, encode
+from sessionware._cookies import CookieHeaders
 from sessionware.stores import CookieStore, MemoryStore
 
 FUZZ = settings(
@@ -43,6 +46,7 @@ ENCRYPTED = SessionMiddleware(_app, SECRET, store=CookieStore(encrypt=True))
 MEMORY = MemoryStore()
 SERVER = SessionMiddleware(_app, SECRET, store=MEMORY)
 MIDDLEWARES = {"cookie": PLAIN, "encrypted": ENCRYPTED, "server": SERVER}
+PARSER = CookieHeaders(PLAIN.config)
 
 
 #: Sids whose server-store records the tests keep (others are deleted after use).
@@ -307,3 +311,151 @@ def test_valid_server_record_loads():
     MEMORY.delete(SID)
     MEMORY.save(SID, {MARKER: GOOD_MARKER, "k": encode([1, "x"])}, 60)
     assert exercise(SERVER, SID_COOKIE) == (False, {"k": [1, "x"]})
+
+
+# -- the Cookie header parser: memory and time linear in the header (class 1) -------
+
+#: Headers as long as real ones get (servers accept 8-64 KiB of headers).
+MAX_HEADER = 65536
+#: Peak memory a header may cost: a few copies of itself plus a constant for
+#: the request's own work (API.md section 5). The lazy cookie-pair scan costs
+#: at most about two (one value, stripped); a list of every pair would cost up
+#: to ~28 (a str per 3-byte pair "é;"), a quadratic parser thousands.
+COPIES = 4
+PARSER_CONSTANT = 16 * 1024
+REQUEST_CONSTANT = 128 * 1024
+#: CPU seconds per input, whatever its length (a linear parse takes ~20 ms).
+TIME_BOUND = 0.5
+
+UNITS = [
+    "session=", "session= ", "session=\t", "session=x", "session=x;", "session=ab;",
+    "session=; ", 'session="', '"', '="', "=", ";", "; ", ";;", " ", "\t", ",", "a=b",
+    "a=b; ", "xsession=", "session=session=", "\x00", "\xff", "x" * 4096,
+    "session=" + COOKIES["plain"][1] + "; ", "session=" + COOKIES["server-sid"][1] + " ",
+    SID_COOKIE + "; ",
+]  # fmt: skip
+
+
+@st.composite
+def long_headers(draw):
+    """Up to 64 KiB built from repeated adversarial units (Hypothesis would
+    take forever to grow such lengths character by character)."""
+    parts = draw(
+        st.lists(
+            st.tuples(st.one_of(st.sampled_from(UNITS), st.text(max_size=6)), st.integers(1, 9000)),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    return "".join(unit * count for unit, count in parts)[:MAX_HEADER]
+
+
+def parse_all(header):
+    """Every candidate the parser yields, each dropped before the next (as the
+    backend uses them): a lazy parser is measured doing all its work."""
+    for _ in PARSER.candidates(header):
+        pass
+
+
+def bounded(function, header, constant):
+    """Run ``function(header)``; fail if its peak memory or CPU time is not
+    linear in the header's length with a small constant."""
+    tracemalloc.start()
+    started = time.process_time()
+    try:
+        function(header)
+        elapsed = time.process_time() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Copies of the header as Python holds it (4 bytes a character once one
+    # is astral; a server's latin-1 header is 1).
+    limit = COPIES * sys.getsizeof(header) + constant
+    assert peak <= limit, f"{peak} bytes for a {len(header)}-byte header (limit {limit})"
+    assert elapsed <= TIME_BOUND, f"{elapsed:.3f} s CPU for a {len(header)}-byte header"
+
+
+def warm_up(function):
+    """Run each path once: one-time costs (a regex compiled on first use,
+    caches) are not the header's."""
+    for header in ("session=a", "session=a; session=b", "x=1; session=a; y=2", SID_COOKIE):
+        function(header)
+
+
+#: Named examples: the quadratic case of the review and its relatives.
+BOMB_HEADERS = [
+    "session= " * 7281,  # 64 KiB: hundreds of MiB with a find-and-slice parser
+    "session=\t" * 7281,
+    "x session=" * 6553,
+    "session=" * 8192,
+    "; " * 32768,
+    "session=ab;" * 5957,
+    "session=" + "x" * (MAX_HEADER - 8),
+    '"session=' * 7281,
+    ("session=x;" + "\xe9\xe9;" * 21845)[:MAX_HEADER],  # ~28 copies as a list of pairs
+]
+
+
+def header_examples(test):
+    for header in BOMB_HEADERS:
+        test = example(header=header)(test)
+    return test
+
+
+@FUZZ
+@header_examples
+@given(header=long_headers())
+def test_cookie_header_parser_is_linear(header):
+    warm_up(parse_all)
+    bounded(parse_all, header, PARSER_CONSTANT)
+
+
+def read_app(environ, start_response):
+    environ["session"].get("username")  # loads: parse, verify, decode, look up
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+#: Its own store with one small record: the cost measured is the header's,
+#: not that of a record another test filled (the atheris run found that).
+REQUEST_STORE = MemoryStore()
+REQUEST_STORE.save(SID, {MARKER: GOOD_MARKER, "username": encode("admin")}, 3600)
+REQUEST_MIDDLEWARES = {
+    "cookie": SessionMiddleware(read_app, SECRET),
+    "encrypted": SessionMiddleware(read_app, SECRET, store=CookieStore(encrypt=True)),
+    "server": SessionMiddleware(read_app, SECRET, store=REQUEST_STORE),
+}
+
+
+def whole_request(middleware):
+    def request(header):
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_COOKIE": header}
+        body = middleware(environ, lambda status, headers, exc_info=None: None)
+        b"".join(body)
+        getattr(body, "close", lambda: None)()
+
+    return request
+
+
+#: The atheris finding (a stored record's cost, not the header's), with the
+#: fuzz key's sid cookie swapped for this module's.
+ATHERIS_FINDING = (
+    "session=jxxxxxx2juQ.moEEsXy8TZc9b5XhYfNt6R1Y7DxYX\x04"
+    + "\x00" * 7
+    + "bHCBTU; "
+    + "io=\x9f\x8a\x91\x94"
+    + "x" * 8
+    + "\x00" * 13
+    + "\x08\x00\x00\x00xxxxx; "
+    + SID_COOKIE
+)
+
+
+@pytest.mark.parametrize("store", sorted(REQUEST_MIDDLEWARES))
+@settings(FUZZ, max_examples=100)
+@header_examples
+@example(header=ATHERIS_FINDING)
+@given(header=long_headers())
+def test_whole_request_with_a_long_cookie_header_is_linear(store, header):
+    warm_up(whole_request(REQUEST_MIDDLEWARES[store]))
+    bounded(whole_request(REQUEST_MIDDLEWARES[store]), header, REQUEST_CONSTANT)

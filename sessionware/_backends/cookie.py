@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
 from sessionware._codec import DecodeError, decode_envelope, encode_envelope, encode_items
+from sessionware._config import user_stacklevel
 from sessionware._cookies import MAX_COOKIE_SIZE
 from sessionware._revocation import KEPT, REVOKED
 from sessionware._signing import BadToken
@@ -199,4 +200,4 @@ class CookieBackend(BaseBackend):
         )
         if self.store.strict_size:
             raise CookieTooLargeError(message)
-        warnings.warn(message, SessionWarning, stacklevel=2)
+        warnings.warn(message, SessionWarning, stacklevel=user_stacklevel())

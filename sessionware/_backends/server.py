@@ -124,10 +124,13 @@ class ServerBackend(BaseBackend):
             meta = record.get(META)
             data = {key: decode(blob) for key, blob in record.items() if key[:1] != _NUL}
             if len(data) + (1 if meta is None else 2) != len(record):
-                # Session keys that start with NUL, stored escaped (rare).
-                data.update(
-                    {k[1:]: decode(blob) for k, blob in record.items() if k[:2] == _NUL * 2}
-                )
+                # Session keys that start with NUL, stored escaped (rare):
+                # decoded again, in the record's order.
+                data = {
+                    (k[1:] if k[:1] == _NUL else k): decode(blob)
+                    for k, blob in record.items()
+                    if k[:1] != _NUL or k[1:2] == _NUL
+                }
         except (DecodeError, ValueError, TypeError) as exc:
             logger.warning(
                 "session record %s… cannot be decoded (%s); starting a new session", sid[:6], exc

@@ -95,18 +95,20 @@ class CookieSealer:
             raise BadToken(f"cookie is {len(token)} bytes, over {MAX_TOKEN_SIZE}")
         body, issued, index = self.keys.unsign(token, max_age)
         try:
-            if body[:1] == b"~":
-                if not self._aeads:
-                    raise BadToken("cookie is encrypted but this store does not decrypt")
+            if self._aeads:
+                # An encrypting store accepts encrypted bodies only. A merely
+                # signed one, compressed (".") or not, from before encryption
+                # was turned on or from another app sharing the key, carries
+                # data that travelled in clear: it is no session here.
+                if body[:1] != b"~":
+                    raise BadToken("cookie is signed but not encrypted; this store decrypts")
                 raw = b64decode(body[1:])
                 payload = self._aeads[index].decrypt(raw[:_NONCE], raw[_NONCE:], b"sessionware")
+            elif body[:1] == b"~":
+                raise BadToken("cookie is encrypted but this store does not decrypt")
             elif body[:1] == b".":
                 payload = _inflate(b64decode(body[1:]))
             else:
-                if self._aeads:
-                    # A signed but unencrypted cookie from before encryption
-                    # was turned on: refuse it, the content must be private.
-                    raise BadToken("cookie is not encrypted")
                 payload = b64decode(body)
         except BadToken:
             raise

@@ -376,8 +376,14 @@ class RedisStore:
             ) from _url.scrubbed(exc, self._password)
 
     def _scrub(self, exc: BaseException) -> str:
-        # Belt and braces: a password must never reach a log line.
-        return _url.scrub(str(exc), self._password)
+        # Belt and braces: a password must never reach a log line. Nor an
+        # object repr: redis-py puts its clients' reprs in some messages
+        # (MasterNotFoundError); this store's repr already names the nodes.
+        text = str(exc)
+        cut = text.find("<redis.")
+        if cut != -1:
+            text = text[:cut].rstrip(" :") or type(exc).__name__
+        return _url.scrub(text, self._password)
 
     def _describe(self) -> str:
         """host:port of the server, or of every known cluster node."""

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Atheris harness over everything in sessionware that reads untrusted bytes.
 
 Run for a set time (seed corpus in ``corpus/``, made by ``make_corpus.py``)::
@@ -6,13 +7,18 @@ Run for a set time (seed corpus in ``corpus/``, made by ``make_corpus.py``)::
 
 The first byte of an input picks the entry point (``MODES``), the rest is the
 data. Any exception that escapes :func:`TestOneInput` is a finding: the
-middleware promises that untrusted input never raises to the app.
+middleware promises that untrusted input never raises to the app, and the
+Cookie-header modes raise when a header costs more than a few copies of its
+own length in memory or more than ``TIME_BOUND`` in CPU time. ``-max_len``
+defaults to 64 KiB here, as long as real headers get.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
+import tracemalloc
 
 import atheris
 
@@ -22,12 +28,13 @@ with atheris.instrument_imports():
     from sessionware import SessionMiddleware
     from sessionware._backends.server import MARKER
     from sessionware._codec import DecodeError, decode, decode_envelope, encode
+    from sessionware._cookies import CookieHeaders
     from sessionware.stores import CookieStore, MemoryStore
 
 SECRET = "fuzz-secret-key-0123456789abcdef-xyz"
 OLD_SECRET = "fuzz-old-secret-key-0123456789abcdef"
-#: Long enough that the committed corpus cookies do not expire.
-LIFETIME = 20 * 365 * 24 * 3600
+#: The longest allowed (400 days): the committed corpus cookies stay valid that long.
+LIFETIME = 400 * 24 * 3600
 #: The sid of the server-store record the corrupt-record mode writes.
 SID = "fuzzfuzzfuzzfuzzfuzzAA"
 
@@ -119,6 +126,92 @@ def mode_record_marker(data):
     exercise(SERVER, cookie_header(SID_COOKIE))
 
 
+# -- the Cookie header: cost linear in its length (API.md section 5) ----------------
+
+#: Peak memory a header may cost: a few copies of itself plus a constant for
+#: the request's own work (API.md section 5). The lazy cookie-pair scan costs
+#: at most about two (one value, stripped); a list of every pair would cost up
+#: to ~28 (a str per 3-byte pair "é;"), a quadratic parser thousands.
+COPIES = 4
+#: CPU seconds per input, whatever its length.
+PARSER_CONSTANT = 16 * 1024
+REQUEST_CONSTANT = 128 * 1024
+TIME_BOUND = 0.5
+PARSER = CookieHeaders(PLAIN.config)
+
+
+def parse_all(header):
+    """Every candidate the parser yields, each dropped before the next (as the
+    backend uses them): a lazy parser is measured doing all its work."""
+    for _ in PARSER.candidates(header):
+        pass
+
+
+def bounded(function, header, constant):
+    """Run ``function(header)``; raise if its peak memory or CPU time is not
+    linear in the header's length with a small constant."""
+    tracemalloc.start()
+    started = time.process_time()
+    try:
+        function(header)
+        elapsed = time.process_time() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Copies of the header as Python holds it (4 bytes a character once one
+    # is astral; a server's latin-1 header is 1).
+    limit = COPIES * sys.getsizeof(header) + constant
+    if peak > limit:
+        raise AssertionError(f"{peak} bytes for a {len(header)}-byte header (limit {limit})")
+    if elapsed > TIME_BOUND:
+        raise AssertionError(f"{elapsed:.3f} s CPU for a {len(header)}-byte header")
+
+
+def _read_app(environ, start_response):
+    environ["session"].get("username")  # loads: parse, verify, decode, look up
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+#: The request mode's own server store, holding one small fixed record for
+#: SID: sharing MEMORY, whose SID record the record modes fill with up to
+#: 64 KiB of fuzzed bytes, made a request's cost depend on an earlier input.
+REQUEST_STORE = MemoryStore()
+REQUEST_STORE.save(SID, {MARKER: GOOD_MARKER, "username": encode("admin")}, LIFETIME)
+REQUESTS = [
+    SessionMiddleware(_read_app, SECRET, fallback_keys=[OLD_SECRET], store=store,
+                      permanent_lifetime=LIFETIME)
+    for store in (CookieStore(), CookieStore(encrypt=True), REQUEST_STORE)
+]  # fmt: skip
+
+
+def _start_response(status, headers, exc_info=None):
+    return lambda data: None
+
+
+def _request(middleware):
+    def request(header):
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_COOKIE": header}
+        body = middleware(environ, _start_response)
+        try:
+            b"".join(body)
+        finally:
+            getattr(body, "close", lambda: None)()
+
+    return request
+
+
+def mode_cookie_parser(data):
+    bounded(parse_all, data.decode("latin-1"), PARSER_CONSTANT)
+
+
+def mode_cookie_request(data):
+    # First byte: which store; the rest, the whole Cookie header of a request.
+    if data:
+        middleware = REQUESTS[data[0] % len(REQUESTS)]
+        bounded(_request(middleware), data[1:].decode("latin-1"), REQUEST_CONSTANT)
+
+
 MODES = [
     mode_plain_header,
     mode_encrypted_header,
@@ -130,7 +223,19 @@ MODES = [
     mode_codec,
     mode_record_value,
     mode_record_marker,
+    mode_cookie_parser,  # appended: the committed corpus keeps its mode bytes
+    mode_cookie_request,
 ]
+
+
+def _warm_up():
+    """Run each header path once before fuzzing: one-time costs (a regex
+    compiled on first use, caches) are not the header's."""
+    for header in ("session=a", "session=a; session=b", "x=1; session=a; y=2"):
+        parse_all(header)
+        for middleware in REQUESTS:
+            _request(middleware)(header)
+            _request(middleware)(header + "; " + cookie_header(SID_COOKIE))
 
 
 def TestOneInput(data: bytes) -> None:  # noqa: N802 - atheris' name
@@ -142,7 +247,14 @@ def TestOneInput(data: bytes) -> None:  # noqa: N802 - atheris' name
 def main():
     # A corrupt record logs a warning per input; the fuzzer's output is enough.
     logging.getLogger("sessionware").disabled = True
-    atheris.Setup(sys.argv, TestOneInput)
+    argv = list(sys.argv)
+    # Inputs as long as real Cookie headers (libFuzzer's default is 4 KiB,
+    # which never reaches a quadratic parser's bad case); 10 s per input.
+    for default in ("-max_len=65536", "-timeout=10"):
+        if not any(arg.startswith(default.split("=")[0] + "=") for arg in argv):
+            argv.append(default)
+    _warm_up()
+    atheris.Setup(argv, TestOneInput)
     atheris.Fuzz()
 
 

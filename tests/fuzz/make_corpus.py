@@ -52,6 +52,23 @@ def seal(middleware, data, permanent=False):
     return middleware.backend.sealer.seal(payload(data, permanent))
 
 
+def long_headers(cookie, size=65536):
+    """Adversarial Cookie headers of ``size`` characters; ``cookie`` a real value."""
+    headers = {
+        "no_semicolon": "session= " * (size // 9),  # the quadratic case of issue 8
+        "no_space": "session=" * (size // 8),
+        "after_other": "x session=" * (size // 10),
+        "semicolons": ";" * size,
+        "pairs": "a=b; " * (size // 5),
+        "short_values": "session=ab;" * (size // 11),
+        "quotes": '"session=' * (size // 9),
+        "huge_value": "session=" + "x" * (size - 8),
+        "tossed": f"session=junk{'x' * 40}; " * ((size - 200) // 55) + f"session={cookie}",
+        "last_of_many": "a=b; " * ((size - 200) // 5) + f"session={cookie}",
+    }
+    return {name: text[:size] for name, text in headers.items()}
+
+
 def main():
     out = HERE / "corpus"
     out.mkdir(exist_ok=True)
@@ -88,6 +105,17 @@ def main():
     )
     files["record_marker"] = mode["mode_record_marker"] + encode([1700000000, 1])
     files["wrong_layout"] = mode["mode_sealed_payload"] + envelope(SMALL)
+    # Long adversarial Cookie headers (64 KiB, as real headers get) for the
+    # parser and for whole requests through each store (second byte).
+    real = [seal(fc.PLAIN, SMALL), seal(fc.ENCRYPTED, SMALL), fc.SID_COOKIE]
+    for name, text in long_headers(real[0]).items():
+        files[f"header_{name}"] = mode["mode_cookie_parser"] + text.encode("latin-1")
+        for store, cookie in enumerate(real):
+            if name in ("no_semicolon", "tossed", "quotes") or store == 0:
+                body = long_headers(cookie)[name].encode("latin-1")
+                files[f"request{store}_{name}"] = (
+                    mode["mode_cookie_request"] + bytes([store]) + body
+                )
     for name, content in sorted(files.items()):
         (out / name).write_bytes(content)
     print(f"wrote {len(files)} files to {out}")

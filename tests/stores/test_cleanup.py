@@ -21,6 +21,7 @@ def assert_loud(result, *words):
     assert result.stdout == ""
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("sessionware cleanup: ")
+    assert "<" not in result.stderr, "an object repr instead of the nodes"
     for word in words:
         assert word in result.stderr, result.stderr
 
