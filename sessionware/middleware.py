@@ -168,28 +168,33 @@ class SessionMiddleware:
         environ[self._environ_key] = session
         exchange = _Exchange(self, session, start_response)
         result = self.app(environ, exchange.start_response)
-        if exchange.status is not None and exchange.write_body is None:
-            if type(result) is list or session._sealed or _finished(result, environ):
-                # The whole body is produced (a list, or a file the server
-                # sends): nothing the app does later can change the session.
-                # Or saved already (the Flask extension saves in Flask's
-                # save_session). Save now; the body goes out unwrapped.
+        if exchange.status is not None:  # headers given, not handed over yet
+            if type(result) is list:
+                # The whole body is produced: nothing the app does later can
+                # change the session.
                 if session._data is None and not session.modified:
                     # Untouched, the common case: session.save's rule, inlined
                     # because every request takes this path (a call costs 7 %).
                     session._sealed = True
                     start_response(exchange.status, exchange.headers, exchange.exc_info)
                     return result
-                headers = save(session, self.backend)
-                start_response(
-                    exchange.status,
-                    [*exchange.headers, *headers] if headers else exchange.headers,
-                    exchange.exc_info,
-                )
-                return result
-        # Any other iterable runs app code while it is iterated (a generator
-        # given to werkzeug's Response(), which called start_response at
-        # once): the session is saved, or found untouched, at its first chunk.
+            elif not (session._sealed or _finished(result, environ)):
+                # This iterable runs app code while it is iterated (a
+                # generator given to werkzeug's Response(), which called
+                # start_response at once): the session is saved, or found
+                # untouched, at its first chunk.
+                return ClosingIterator(exchange.iterate(result), getattr(result, "close", None))
+            # A finished body (a list, a tuple, a file the server sends), or a
+            # session an adapter saved already: save now, send it unwrapped.
+            headers = save(session, self.backend)
+            start_response(
+                exchange.status,
+                [*exchange.headers, *headers] if headers else exchange.headers,
+                exchange.exc_info,
+            )
+            return result
+        # start_response is still to come (inside a generator), or write()
+        # handed the headers over already.
         return ClosingIterator(exchange.iterate(result), getattr(result, "close", None))
 
 
@@ -227,7 +232,7 @@ class _Exchange:
         self.middleware = middleware
         self.session = session
         self.server_start_response = start_response
-        self.status: str | None = None  # headers and exc_info are set with it
+        self.status: str | None = None  # set with headers and exc_info; None again once handed over
         self.write_body: Callable[[bytes], object] | None = None
 
     def start_response(
@@ -250,7 +255,7 @@ class _Exchange:
         if extra:
             headers = [*headers, *extra]
         self.write_body = self.server_start_response(self.status, headers, self.exc_info)
-        self.exc_info = None
+        self.status = self.exc_info = None  # handed over
 
     def write(self, data: bytes) -> None:
         if self.write_body is None:
