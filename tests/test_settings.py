@@ -50,3 +50,18 @@ def test_build_config_refuses_a_setting_it_does_not_know():
     del defaults["cookie_path"]
     with pytest.raises(TypeError, match="cookie_path"):
         build_config(**defaults)
+
+
+def test_the_token_shape_check_matches_the_signature_length():
+    """KeyRing.unsign writes the signature's length as literals, for speed."""
+    import inspect as _inspect
+
+    from sessionware import _signing
+
+    ring = _signing.KeyRing([b"k" * 32], "t")
+    token = ring.sign(b"value")
+    assert len(token.rpartition(".")[2]) == _signing._SIGNATURE
+    source = _inspect.getsource(_signing.KeyRing.unsign)
+    assert f"len(signature) != {_signing._SIGNATURE}:" in source
+    assert f"len(token) > {_signing.MAX_TOKEN_SIZE}:" in source
+    assert ring.unsign(token, 60)[0] == b"value"
