@@ -3,15 +3,14 @@ a master found through Sentinel."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import _url
 from sessionware.stores._redis import LOAD_REFRESHING, SAVE, connect
+from sessionware.stores._redis_owners import RedisOwnerIndex
 from sessionware.stores.base import Refresh
 
 if TYPE_CHECKING:
@@ -22,26 +21,6 @@ __all__ = ["RedisStore"]
 
 _T = TypeVar("_T")
 
-# Adds or extends one owner index entry (a sorted set: member sid, score its
-# expiry in ms of the server's clock), drops expired members, and lets the
-# whole set expire with its longest-lived member. One key: cluster-safe.
-# ARGV: sid, ttl in seconds.
-_INDEX_SCRIPT: Final = """
-local key = KEYS[1]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local expires = now + tonumber(ARGV[2]) * 1000
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-local old = redis.call('ZSCORE', key, ARGV[1])
-if (not old) or tonumber(old) < expires then
-  redis.call('ZADD', key, expires, ARGV[1])
-end
-local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', key, last[2])
-return 0
-"""
-_INDEX_SHA: Final = hashlib.sha1(_INDEX_SCRIPT.encode()).hexdigest()
-
 #: Seconds a connection, a command and ``WAIT`` may take, unless the URL's
 #: ``?timeout=`` or the ``timeout`` argument say otherwise.
 DEFAULT_TIMEOUT: Final = 5.0
@@ -50,7 +29,7 @@ _SHA: Final = {
 }
 
 
-class RedisStore:
+class RedisStore(RedisOwnerIndex):
     """Sessions in Redis, a Redis Cluster, or Redis behind Sentinel: one hash
     per session.
 
@@ -146,7 +125,7 @@ class RedisStore:
             raise ConfigurationError(
                 "RedisStore needs a client with decode_responses=False (session values are bytes)"
             )
-        self._client = client
+        self._client: redis.Redis | redis.cluster.RedisCluster = client
         self._is_cluster = isinstance(client, redis.cluster.RedisCluster)
         self._where = self._describe()
         self._errors: tuple[type[Exception], ...] = (
@@ -240,64 +219,6 @@ class RedisStore:
     def touch(self, sid: str, ttl: int) -> None:
         # EXPIRE on a missing key does nothing: touch never creates a record.
         self._call("extend a session", self._client.expire, self.prefix + sid, int(ttl))
-
-    # -- OwnerIndex (listing and revoking sessions) ------------------------
-    #
-    # One sorted set per owner at prefix + "owner:" + base64url(owner): the
-    # owner is encoded, so no character of it (braces, colons, newlines) can
-    # pick a hash slot or another key. The set has no hash tag either, so on a
-    # cluster it lives on some other node than most of its sessions: every
-    # call below touches one key, or pipelines one-key commands, and never
-    # needs a cross-slot transaction. A stale member costs a lookup and is
-    # removed then; every member expires (and the set with its last member).
-
-    def index_owner(self, owner: str, sid: str, ttl: int) -> None:
-        args = (self._owner_key(owner), sid, int(ttl))
-        self._call("index a session's owner", self._run_script, _INDEX_SHA, _INDEX_SCRIPT, args)
-
-    def unindex_owner(self, owner: str, sids: Collection[str]) -> None:
-        if sids:
-            self._call(
-                "unindex sessions of an owner", self._client.zrem, self._owner_key(owner), *sids
-            )
-
-    def owner_records(self, owner: str) -> list[tuple[str, dict[str, bytes], float]]:
-        return self._call("list sessions of an owner", self._owner_records, owner)
-
-    def _owner_records(self, owner: str) -> list[tuple[str, dict[str, bytes], float]]:
-        key = self._owner_key(owner)
-        sids = [m.decode("ascii") for m in cast("list[bytes]", self._client.zrange(key, 0, -1))]
-        if not sids:
-            return []
-        pipe = self._client.pipeline(transaction=False)
-        for sid in sids:
-            pipe.hgetall(self.prefix + sid)
-            pipe.pttl(self.prefix + sid)  # PTTL, not PEXPIRETIME: Redis < 7 has it too
-        replies = pipe.execute()
-        now = time.time()
-        found, stale = [], []
-        for i, sid in enumerate(sids):
-            raw = cast("dict[bytes, bytes]", replies[2 * i])
-            remaining = cast(int, replies[2 * i + 1])
-            if not raw or remaining < 0:  # gone (-2), or never expiring (-1: not ours)
-                stale.append(sid)
-                continue
-            record = {k.decode("utf-8", "surrogateescape"): v for k, v in raw.items()}
-            found.append((sid, record, now + remaining / 1000))
-        if stale:
-            self._client.zrem(key, *stale)
-        return found
-
-    def _owner_key(self, owner: str) -> str:
-        encoded = base64.urlsafe_b64encode(owner.encode("utf-8", "surrogatepass"))
-        return f"{self.prefix}owner:{encoded.decode('ascii')}"
-
-    def _run_script(self, sha: str, script: str, args: tuple[Any, ...]) -> None:
-        key, *argv = args
-        try:
-            self._client.evalsha(sha, 1, key, *argv)
-        except self._no_script:
-            self._client.eval(script, 1, key, *argv)
 
     # -- maintenance -------------------------------------------------------
 
