@@ -107,6 +107,31 @@ def any_store(request, tmp_path):
         instance.close()
 
 
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgresql"])
+def server_store(request, tmp_path):
+    """Each server-side store of the package in turn, Redis Cluster included
+    (with a unique prefix, or a table of its own)."""
+    from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
+
+    kind = request.param
+    if kind == "memory":
+        yield MemoryStore()
+        return
+    if kind == "sqlite":
+        instance = SQLiteStore(tmp_path / "sessions.db")
+    elif kind == "postgresql":
+        pytest.importorskip("psycopg")
+        from sessionware.stores import PostgreSQLStore
+
+        server = request.getfixturevalue("postgresql_server")
+        instance = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
+    else:
+        server = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
+        instance = RedisStore(server.url, prefix=request.getfixturevalue("redis_prefix"))
+    yield instance
+    instance.close()
+
+
 # -- Reporting ----------------------------------------------------------------
 
 

@@ -15,25 +15,7 @@ from control_app import make_app
 from helpers import SECRET, cookie_value, make_client
 from sessionware import ConfigurationError, SessionMiddleware
 from sessionware.control import SessionInfo
-from sessionware.stores import MemoryStore, OwnerIndex, PostgreSQLStore, RedisStore, SQLiteStore
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgresql"])
-def server_store(request, tmp_path):
-    kind = request.param
-    if kind == "memory":
-        yield MemoryStore()
-        return
-    if kind == "sqlite":
-        store = SQLiteStore(tmp_path / "sessions.db")
-    elif kind == "postgresql":
-        server = request.getfixturevalue("postgresql_server")
-        store = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
-    else:
-        server = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
-        store = RedisStore(server.url, prefix=f"test:{uuid.uuid4().hex}:")
-    yield store
-    store.close()
+from sessionware.stores import MemoryStore, OwnerIndex, SQLiteStore
 
 
 def browser(mw):

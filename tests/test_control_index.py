@@ -10,7 +10,6 @@ import pytest
 
 from sessionware.stores import MemoryStore, OwnerIndex, PostgreSQLStore, Store
 from sessionware.stores.base import load_many
-from sessionware.stores.redis import RedisStore
 from sessionware.stores.sqlite import SQLiteStore
 
 OWNERS = [
@@ -25,22 +24,9 @@ OWNERS = [
 ]
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgresql"])
-def store(request, tmp_path):
-    kind = request.param
-    if kind == "memory":
-        yield MemoryStore()
-        return
-    if kind == "sqlite":
-        instance = SQLiteStore(tmp_path / "sessions.db")
-    elif kind == "postgresql":
-        server = request.getfixturevalue("postgresql_server")
-        instance = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
-    else:
-        server = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
-        instance = RedisStore(server.url, prefix=f"test:{uuid.uuid4().hex}:")
-    yield instance
-    instance.close()
+@pytest.fixture
+def store(server_store):
+    return server_store
 
 
 def sid():

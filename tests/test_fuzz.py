@@ -7,11 +7,10 @@ bounded (Hypothesis' ``deadline``).
 The atheris harness ``tests/fuzz/fuzz_cookie.py`` drives the same entry points.
 """
 
-import sys
 import time
-import tracemalloc
 import warnings
 import zlib
+from functools import partial
 
 import msgpack
 import pytest
@@ -19,6 +18,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from itsdangerous.encoding import base64_encode
 
+from fuzz.bounds import PARSER_CONSTANT, REQUEST_CONSTANT, bounded
+from fuzz.bounds import parse_all as parse_with
 from helpers import SECRET, header_value, saved_cookie
 from sessionware import SessionMiddleware, SessionWarning
 from sessionware._backends.server import MARKER
@@ -47,6 +48,7 @@ MEMORY = MemoryStore()
 SERVER = SessionMiddleware(_app, SECRET, store=MEMORY)
 MIDDLEWARES = {"cookie": PLAIN, "encrypted": ENCRYPTED, "server": SERVER}
 PARSER = CookieHeaders(PLAIN.config)
+parse_all = partial(parse_with, PARSER)
 
 
 #: Sids whose server-store records the tests keep (others are deleted after use).
@@ -317,15 +319,6 @@ def test_valid_server_record_loads():
 
 #: Headers as long as real ones get (servers accept 8-64 KiB of headers).
 MAX_HEADER = 65536
-#: Peak memory a header may cost: a few copies of itself plus a constant for
-#: the request's own work (API.md section 5). The lazy cookie-pair scan costs
-#: at most about two (one value, stripped); a list of every pair would cost up
-#: to ~28 (a str per 3-byte pair "é;"), a quadratic parser thousands.
-COPIES = 4
-PARSER_CONSTANT = 16 * 1024
-REQUEST_CONSTANT = 128 * 1024
-#: CPU seconds per input, whatever its length (a linear parse takes ~20 ms).
-TIME_BOUND = 0.5
 
 UNITS = [
     "session=", "session= ", "session=\t", "session=x", "session=x;", "session=ab;",
@@ -348,31 +341,6 @@ def long_headers(draw):
         )
     )
     return "".join(unit * count for unit, count in parts)[:MAX_HEADER]
-
-
-def parse_all(header):
-    """Every candidate the parser yields, each dropped before the next (as the
-    backend uses them): a lazy parser is measured doing all its work."""
-    for _ in PARSER.candidates(header):
-        pass
-
-
-def bounded(function, header, constant):
-    """Run ``function(header)``; fail if its peak memory or CPU time is not
-    linear in the header's length with a small constant."""
-    tracemalloc.start()
-    started = time.process_time()
-    try:
-        function(header)
-        elapsed = time.process_time() - started
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    # Copies of the header as Python holds it (4 bytes a character once one
-    # is astral; a server's latin-1 header is 1).
-    limit = COPIES * sys.getsizeof(header) + constant
-    assert peak <= limit, f"{peak} bytes for a {len(header)}-byte header (limit {limit})"
-    assert elapsed <= TIME_BOUND, f"{elapsed:.3f} s CPU for a {len(header)}-byte header"
 
 
 def warm_up(function):

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
-import tracemalloc
+from functools import partial
 
 import atheris
+from bounds import PARSER_CONSTANT, REQUEST_CONSTANT, bounded  # this script's folder
+from bounds import parse_all as parse_with
 
 with atheris.instrument_imports():
     from itsdangerous.encoding import base64_encode
@@ -128,43 +129,8 @@ def mode_record_marker(data):
 
 # -- the Cookie header: cost linear in its length (API.md section 5) ----------------
 
-#: Peak memory a header may cost: a few copies of itself plus a constant for
-#: the request's own work (API.md section 5). The lazy cookie-pair scan costs
-#: at most about two (one value, stripped); a list of every pair would cost up
-#: to ~28 (a str per 3-byte pair "é;"), a quadratic parser thousands.
-COPIES = 4
-#: CPU seconds per input, whatever its length.
-PARSER_CONSTANT = 16 * 1024
-REQUEST_CONSTANT = 128 * 1024
-TIME_BOUND = 0.5
 PARSER = CookieHeaders(PLAIN.config)
-
-
-def parse_all(header):
-    """Every candidate the parser yields, each dropped before the next (as the
-    backend uses them): a lazy parser is measured doing all its work."""
-    for _ in PARSER.candidates(header):
-        pass
-
-
-def bounded(function, header, constant):
-    """Run ``function(header)``; raise if its peak memory or CPU time is not
-    linear in the header's length with a small constant."""
-    tracemalloc.start()
-    started = time.process_time()
-    try:
-        function(header)
-        elapsed = time.process_time() - started
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    # Copies of the header as Python holds it (4 bytes a character once one
-    # is astral; a server's latin-1 header is 1).
-    limit = COPIES * sys.getsizeof(header) + constant
-    if peak > limit:
-        raise AssertionError(f"{peak} bytes for a {len(header)}-byte header (limit {limit})")
-    if elapsed > TIME_BOUND:
-        raise AssertionError(f"{elapsed:.3f} s CPU for a {len(header)}-byte header")
+parse_all = partial(parse_with, PARSER)
 
 
 def _read_app(environ, start_response):
