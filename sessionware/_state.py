@@ -49,6 +49,7 @@ class SessionState:
         "loaded_owner",
         "owner_since",
         "touched",
+        "refreshed",
         "baseline",
     )
     #: What was loaded, to tell what changed: its type is the backend's
@@ -85,6 +86,10 @@ class SessionState:
         # baseline, so only these are re-encoded at the end of the request.
         self.touched: set[str] = set()
         self.baseline = baseline
+        #: The store extended the record's TTL while loading it (server
+        #: stores: a due refresh of a permanent session, see
+        #: ``stores.base.Refresh``): no touch needed at save time.
+        self.refreshed = False
 
 
 class CookieState(SessionState):
@@ -99,10 +104,7 @@ class CookieState(SessionState):
 class ServerState(SessionState):
     """State of a server-side session."""
 
-    __slots__ = ("refreshed",)
-    #: The store extended the record's TTL while loading it (a due refresh
-    #: of a permanent session, see ``stores.base.Refresh``): no touch needed.
-    refreshed: bool
+    __slots__ = ()
     #: The store record as loaded (empty for a new session): only keys whose
     #: encoding differs from it are written back.
     baseline: dict[str, bytes]

@@ -107,9 +107,7 @@ class ServerBackend(BaseBackend):
                 if loaded is not None:
                     return loaded
         # No session came with the request (and no round trip when no id did).
-        state = ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
-        state.refreshed = False
-        return {}, state
+        return {}, ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
 
     def _open(
         self, sid: str, issued: int, index: int, record: dict[str, bytes] | None, now: int
@@ -143,7 +141,6 @@ class ServerBackend(BaseBackend):
         )
         if owner is not None:
             state.owner = state.loaded_owner = owner
-        state.refreshed = False
         return data, state
 
     def _refresh(self, now: int) -> Refresh:
