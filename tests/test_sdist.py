@@ -86,6 +86,9 @@ def test_the_sdist_installs_and_runs_the_fast_tests(tmp_path):
     )  # fmt: skip
 
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    # This environment's scripts (gunicorn) for the live tests of the subset,
+    # whether or not its virtualenv is activated.
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     # -P: the unpacked source tree is not put on sys.path; the installed copy is used.
     where = run([python, "-P", "-c", "import sessionware; print(sessionware.__file__)"],
                 cwd=src, env=env)  # fmt: skip
