@@ -20,30 +20,14 @@ from werkzeug.test import Client
 import race_app
 from sessionware._backends.server import MARKER
 from sessionware._signing import KeyRing
-from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
 
 NAMES = itertools.count()
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis", "redis-cluster", "postgresql"])
-def store(request, tmp_path):
-    kind = request.param
-    if kind == "memory":
-        instance = MemoryStore()
-    elif kind == "sqlite":
-        instance = SQLiteStore(tmp_path / "sessions.db")
-    elif kind == "postgresql":
-        pytest.importorskip("psycopg")
-        from sessionware.stores import PostgreSQLStore
-
-        server = request.getfixturevalue("postgresql_server")
-        instance = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
-    else:
-        server = request.getfixturevalue("redis_server" if kind == "redis" else "redis_cluster")
-        instance = RedisStore(server.url, prefix=request.getfixturevalue("redis_prefix"))
-    yield instance
-    if hasattr(instance, "close"):
-        instance.close()
+@pytest.fixture
+def store(server_store):
+    """Each server-side store in turn (conftest's ``server_store``)."""
+    return server_store
 
 
 def wsgi_get(middleware):
