@@ -97,6 +97,30 @@ class Client(threading.Thread):
         raise AssertionError(f"{self.owner}: the store never answered after the failover")
 
 
+def rejoin(redis_set, server):
+    """Wait for the sentinels to make the returning old master a replica of
+    the new one. They do it by themselves, but not while in TILT mode, which
+    a loaded machine can trigger by delaying their timer (then they act only
+    30 s later): in that case, do what an operator would, REPLICAOF."""
+    try:
+        wait_for(lambda: redis_set.in_sync(server), timeout=10, what="the sentinels")
+        return
+    except TimeoutError:
+        pass
+    import redis
+
+    client = redis.Redis(port=server.port, password=redis_set.password)
+    try:
+        client.replicaof("127.0.0.1", redis_set.master_port())
+    finally:
+        client.close()
+    wait_for(
+        lambda: redis_set.in_sync(server),
+        timeout=30,
+        what="the old master to become the new replica",
+    )
+
+
 @pytest.mark.soak
 @pytest.mark.parametrize("wait_replicas", [1, 0], ids=["wait_replicas=1", "no-wait"])
 def test_sigkill_master_under_load(tmp_path, wait_replicas):
@@ -128,11 +152,7 @@ def test_sigkill_master_under_load(tmp_path, wait_replicas):
             # The old master comes back empty; the sentinels make it a replica.
             redis_set.master.stop()  # reaps the killed process
             redis_set.master.start()
-            wait_for(
-                lambda: redis_set.in_sync(redis_set.master),
-                timeout=30,
-                what="the old master to become the new replica",
-            )
+            rejoin(redis_set, redis_set.master)
             resynced_at = time.monotonic()
             wait_for(
                 lambda: all(
