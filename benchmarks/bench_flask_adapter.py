@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import harness
 from _common import SECRET, SEED, machine_lines, table, verdict
 
 from sessionware import SessionMiddleware
@@ -72,16 +73,7 @@ def make_environ(path: str, cookie: str | None) -> dict[str, Any]:
 
 def run_requests(app: WSGIApp, environ: dict[str, Any], number: int) -> float:
     """CPU seconds for ``number`` requests, as a server makes them."""
-    copy = environ.copy
-    start = time.process_time()
-    for _ in range(number):
-        result = app(copy(), _start_response)
-        for _chunk in result:
-            pass
-        close = getattr(result, "close", None)
-        if close is not None:
-            close()
-    return time.process_time() - start
+    return harness.run_requests(app, environ, number, clock=time.process_time)
 
 
 def cookie_from(app: WSGIApp, path: str) -> str:
