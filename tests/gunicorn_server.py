@@ -113,6 +113,40 @@ class Served:
         self.stop()
 
 
+def demo_server(tmp_path, *options):
+    """The demo (``python -m sessionware demo``) on a free port, with the
+    tests' secret key and ``options`` (``"--store", url``, ...)."""
+    from helpers import SECRET
+
+    port = free_port()
+    command = [
+        sys.executable, "-m", "sessionware", "demo", "--port", str(port),
+        "--secret-key", SECRET, *options,
+    ]  # fmt: skip
+    return Served(command, port, log_dir=tmp_path, name="demo")
+
+
+class OtherSite(Served):
+    """A second site for cross-site browser tests: ``python -m http.server``
+    serving the fresh folder ``.directory`` on a free port; pages are written
+    there with ``page(name, html)``, reached as ``http://localhost:port/name``
+    (localhost and 127.0.0.1 are different sites)."""
+
+    def __init__(self, tmp_path, name="site-b"):
+        self.directory = Path(tmp_path) / name
+        self.directory.mkdir()
+        port = free_port()
+        command = [
+            sys.executable, "-m", "http.server", str(port),
+            "--bind", "127.0.0.1", "--directory", str(self.directory),
+        ]  # fmt: skip
+        super().__init__(command, port, log_dir=tmp_path, name=name)
+
+    def page(self, name, html):
+        (self.directory / name).write_text(html, encoding="utf-8")
+        return f"http://localhost:{self.port}/{name}"
+
+
 class Gunicorn(Served):
     """``gunicorn APP`` on 127.0.0.1 with sync workers.
 

@@ -10,6 +10,7 @@ from werkzeug.test import Client
 
 from sessionware import SessionMiddleware
 from sessionware._demo import SEED as DEMO_SEED
+from sessionware.stores import MemoryStore
 
 SECRET = "test-secret-key-0123456789abcdef-xyz"
 OLD_SECRET = "old-secret-key-0123456789abcdef-xyzw"
@@ -91,3 +92,25 @@ def saved_cookie(middleware, session):
     cookies = [value for name, value in middleware.save_session(session) if name == "Set-Cookie"]
     assert len(cookies) <= 1, cookies
     return cookies[0] if cookies else None
+
+
+class PlainStore:
+    """A user's store implementing only the Store protocol (no batched
+    ``load_many``), over a real MemoryStore; counts its loads."""
+
+    def __init__(self):
+        self.inner = MemoryStore()
+        self.loads = 0
+
+    def load(self, sid):
+        self.loads += 1
+        return self.inner.load(sid)
+
+    def save(self, sid, changes, ttl):
+        self.inner.save(sid, changes, ttl)
+
+    def delete(self, sid):
+        self.inner.delete(sid)
+
+    def touch(self, sid, ttl):
+        self.inner.touch(sid, ttl)

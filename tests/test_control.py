@@ -12,7 +12,7 @@ import pytest
 from werkzeug.test import Client
 
 from control_app import make_app
-from helpers import SECRET, cookie_value, make_client
+from helpers import SECRET, PlainStore, cookie_value, make_client
 from sessionware import ConfigurationError, SessionMiddleware
 from sessionware.control import SessionInfo
 from sessionware.stores import MemoryStore, OwnerIndex, SQLiteStore
@@ -188,24 +188,8 @@ def test_owner_arguments_are_checked():
 
 
 def test_a_store_without_an_owner_index_refuses_with_what_to_implement():
-    class Plain:
-        def __init__(self):
-            self.inner = MemoryStore()
-
-        def load(self, sid):
-            return self.inner.load(sid)
-
-        def save(self, sid, changes, ttl):
-            self.inner.save(sid, changes, ttl)
-
-        def delete(self, sid):
-            self.inner.delete(sid)
-
-        def touch(self, sid, ttl):
-            self.inner.touch(sid, ttl)
-
-    assert not isinstance(Plain(), OwnerIndex)
-    mw = make_app(Plain())
+    assert not isinstance(PlainStore(), OwnerIndex)
+    mw = make_app(PlainStore())
     client = browser(mw)
     assert get(client, "/login?owner=erin")["owner"] == "erin"  # sessions still work
     assert get(client, "/me")["owner"] == "erin"

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
-from helpers import SECRET, cookie_value
+from helpers import SECRET, PlainStore, cookie_value
 from sessionware import SessionMiddleware
 from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
 
@@ -298,28 +298,6 @@ def test_hundreds_of_signed_ids_cost_one_sqlite_query(tmp_path):
         selects = sqlite_selects(store, lambda h=header, b=bodies: b.append(request(mw, h)))
         assert bodies == ["False|minted0" if name == "live" else "True|None"], name
         assert len(selects) == 1, (name, selects)
-
-
-class PlainStore:
-    """A user's store implementing only the Store protocol (no batched
-    ``load_many``), over a real MemoryStore; counts its loads."""
-
-    def __init__(self):
-        self.inner = MemoryStore()
-        self.loads = 0
-
-    def load(self, sid):
-        self.loads += 1
-        return self.inner.load(sid)
-
-    def save(self, sid, changes, ttl):
-        self.inner.save(sid, changes, ttl)
-
-    def delete(self, sid):
-        self.inner.delete(sid)
-
-    def touch(self, sid, ttl):
-        self.inner.touch(sid, ttl)
 
 
 def test_a_store_without_batching_gets_a_few_lookups_at_most():

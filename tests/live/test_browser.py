@@ -6,25 +6,18 @@ attributes where they matter, in a browser.
 """
 
 import contextlib
-import sys
 
 import pytest
 
-from gunicorn_server import Served
-from helpers import SECRET
-from servers import free_port, require_binary, wait_for
+from gunicorn_server import OtherSite, demo_server
+from servers import require_binary, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def demo(tmp_path, samesite="Lax"):
-    """The demo (``python -m sessionware demo``) on a free port."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "sessionware", "demo", "--port", str(port),
-        "--secret-key", SECRET, "--cookie-samesite", samesite,
-    ]  # fmt: skip
-    return Served(command, port, log_dir=tmp_path, name="demo")
+    """The demo on a free port, with this cookie SameSite."""
+    return demo_server(tmp_path, "--cookie-samesite", samesite)
 
 
 @contextlib.contextmanager
@@ -127,29 +120,20 @@ def test_samesite_on_a_cross_site_navigation(samesite, sent_cross_site, tmp_path
     """127.0.0.1 and localhost are different sites: a link from one to the
     other is a cross-site top-level navigation, which carries a Lax cookie
     and not a Strict one."""
-    site_b = tmp_path / "site-b"
-    site_b.mkdir()
-    b_port = free_port()
-    b_command = [
-        sys.executable, "-m", "http.server", str(b_port),
-        "--bind", "127.0.0.1", "--directory", str(site_b),
-    ]  # fmt: skip
     with (
         demo(tmp_path, samesite) as a,
-        Served(b_command, b_port, log_dir=tmp_path, name="site-b"),
+        OtherSite(tmp_path) as site_b,
         chromium(tmp_path) as driver,
     ):
         a_url = f"http://127.0.0.1:{a.port}/"
-        (site_b / "link.html").write_text(
-            f'<!doctype html><a id="to-a" href="{a_url}">to site A</a>', encoding="utf-8"
-        )
+        link = site_b.page("link.html", f'<!doctype html><a id="to-a" href="{a_url}">to site A</a>')
         driver.get(a_url)
         click(driver, "#do-set")
         assert driver.get_cookie("session")["sameSite"] == samesite
         driver.get(a_url)  # typed into the address bar: same-site, cookie sent
         assert field(driver, "new") == "False"
 
-        driver.get(f"http://localhost:{b_port}/link.html")
+        driver.get(link)
         click(driver, "#to-a")
         assert driver.current_url == a_url
         if sent_cross_site:

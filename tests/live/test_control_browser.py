@@ -2,14 +2,10 @@
 served with an SQLite store: the "Your sessions" page lists both, and "Sign
 out everywhere else" (a POST button) signs the other one out."""
 
-import sys
-
 import pytest
 from test_browser import chromium, click, field
 
-from gunicorn_server import Served
-from helpers import SECRET
-from servers import free_port
+from gunicorn_server import demo_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -17,20 +13,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def test_sign_out_everywhere_else_in_two_browsers(tmp_path):
     from selenium.webdriver.common.by import By
 
-    port = free_port()
-    command = [
-        sys.executable, "-m", "sessionware", "demo", "--port", str(port),
-        "--secret-key", SECRET, "--store", f"sqlite:///{tmp_path}/demo.db",
-    ]  # fmt: skip
+    server = demo_server(tmp_path, "--store", f"sqlite:///{tmp_path}/demo.db")
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    base = f"http://127.0.0.1:{port}"
+    base = server.url
 
     def rows(driver):
         return driver.find_elements(By.CSS_SELECTOR, "#sessions tr.session")
 
     with (
-        Served(command, port, log_dir=tmp_path, name="demo"),
+        server,
         chromium(tmp_path / "a") as first,
         chromium(tmp_path / "b") as second,
     ):

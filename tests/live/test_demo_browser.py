@@ -6,25 +6,13 @@ cross-site POST. Screenshots are saved in the test's temp dir, or in
 
 import os
 import shutil
-import sys
 
 import pytest
 from test_browser import chromium, click, field
 
-from gunicorn_server import Served
-from helpers import SECRET
-from servers import free_port
+from gunicorn_server import OtherSite, demo_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def demo_server(tmp_path, *options):
-    port = free_port()
-    command = [
-        sys.executable, "-m", "sessionware", "demo", "--port", str(port),
-        "--secret-key", SECRET, *options,
-    ]  # fmt: skip
-    return Served(command, port, log_dir=tmp_path, name="demo")
 
 
 def console_errors(driver):
@@ -102,30 +90,23 @@ def test_the_demo_page_renders_without_console_errors(tmp_path):
 def test_a_cross_site_form_post_is_refused(tmp_path):
     """A page on another site (localhost vs 127.0.0.1) posts a form to the
     demo's /logout: Chromium sends its Origin, and the demo answers 403."""
-    site_b = tmp_path / "site-b"
-    site_b.mkdir()
-    b_port = free_port()
-    b_command = [
-        sys.executable, "-m", "http.server", str(b_port),
-        "--bind", "127.0.0.1", "--directory", str(site_b),
-    ]  # fmt: skip
     with (
         demo_server(tmp_path, "--cookie-samesite", "None", "--cookie-secure") as a,
-        Served(b_command, b_port, log_dir=tmp_path, name="site-b"),
+        OtherSite(tmp_path) as site_b,
         chromium(tmp_path) as driver,
     ):
         a_url = f"http://127.0.0.1:{a.port}/"
-        (site_b / "attack.html").write_text(
+        attack = site_b.page(
+            "attack.html",
             f'<!doctype html><form method="post" action="{a_url}logout">'
             '<button id="go">win a prize</button></form>',
-            encoding="utf-8",
         )
         driver.get(a_url)
         click(driver, "#do-set")
         # SameSite=None: the browser would send this cookie cross-site; the
         # Origin check is what stops the forged POST.
         assert driver.get_cookie("session")["sameSite"] == "None"
-        driver.get(f"http://localhost:{b_port}/attack.html")
+        driver.get(attack)
         click(driver, "#go")
         assert "cross-site POST refused" in driver.page_source
         driver.get(a_url)
