@@ -109,12 +109,12 @@ def connect(
             sentinel_kwargs["ssl"] = True
             kwargs["connection_class"] = redis.sentinel.SentinelManagedSSLConnection
         kwargs.update(client_kwargs)
-        sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-            parsed.hosts, sentinel_kwargs=sentinel_kwargs
-        )
-        master = sentinel.master_for(  # type: ignore[no-untyped-call]
-            parsed.service, db=parsed.database, **kwargs
-        )
+        # Sentinel's annotations changed between redis-py releases (untyped
+        # in 5.x, typed later); calling it through Any types the same on all.
+        sentinel_class: Any = redis.sentinel.Sentinel
+        sentinels = [(host, port or 26379) for host, port in parsed.hosts]
+        sentinel = sentinel_class(sentinels, sentinel_kwargs=sentinel_kwargs)
+        master = sentinel.master_for(parsed.service, db=parsed.database, **kwargs)
         return cast("redis.Redis", master)
     kwargs["db"] = parsed.database
     if parsed.scheme == "unix":
