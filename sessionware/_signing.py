@@ -18,6 +18,10 @@ MAX_TOKEN_SIZE = 8192
 _SIGNATURE = 43
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+#: A token dated more than this many seconds ahead of this machine's clock is
+#: refused (API.md section 5): clocks may differ a little between machines,
+#: never a token's lifetime's worth.
+MAX_FUTURE = 60
 
 
 def b64encode(data: bytes) -> bytes:
@@ -82,7 +86,8 @@ class KeyRing:
 
         ``key_index`` is 0 for the current key, 1.. for fallbacks. Raises
         :class:`BadToken` when no key verifies, the token is malformed, or it
-        is older than ``max_age`` seconds. A structural check comes first
+        is older than ``max_age`` seconds or dated more than
+        :data:`MAX_FUTURE` seconds in the future. A structural check comes first
         (cheap, linear); then the HMAC is checked, in constant time, before
         anything else of the token is trusted.
         """
@@ -121,4 +126,6 @@ class KeyRing:
         age = int(time.time()) - issued
         if age > max_age:
             raise BadToken(f"expired {age - max_age} s ago (max_age {max_age} s)")
+        if age < -60:  # MAX_FUTURE (a literal, as above)
+            raise BadToken(f"dated {-age} s in the future")
         return value, issued, index

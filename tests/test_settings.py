@@ -64,4 +64,5 @@ def test_the_token_shape_check_matches_the_signature_length():
     source = _inspect.getsource(_signing.KeyRing.unsign)
     assert f"len(signature) != {_signing._SIGNATURE}:" in source
     assert f"len(token) > {_signing.MAX_TOKEN_SIZE}:" in source
+    assert f"if age < -{_signing.MAX_FUTURE}:" in source
     assert ring.unsign(token, 60)[0] == b"value"
