@@ -52,7 +52,10 @@ def _control(args: argparse.Namespace) -> tuple[SessionControl, list[Any]]:
         from sessionware._revocation import Revocations
 
         revocation = _server_store(revocation_url, "revocation store")
-        return SessionControl(None, read_record, lifetime, Revocations(revocation)), [revocation]
+        # Entries live as long as the apps using the store announced; the
+        # --permanent-lifetime is used only when none did.
+        revocations = Revocations(revocation, None, fallback=lifetime)
+        return SessionControl(None, read_record, lifetime, revocations), [revocation]
     if revocation_url is not None:
         raise ConfigurationError(
             "--revocation is for --store cookie:// only; a server-side store revokes by itself"

@@ -47,7 +47,7 @@ class SessionState:
         "cleared",
         "owner",
         "loaded_owner",
-        "owner_since",
+        "owner_epoch",
         "touched",
         "refreshed",
         "baseline",
@@ -77,10 +77,12 @@ class SessionState:
         self.regenerated = False  # regenerate() ran: a new id
         self.cleared = False  # clear() ran: a server-side session moves to a new id
         # session.owner now and as loaded (the backend sets the loaded owner
-        # after building the state); owner_since: Unix µs it was set.
+        # after building the state). owner_epoch (cookie store): the epoch of
+        # the owner's revocation entry when the owner was set (see
+        # ``_revocation``); ``None`` once the owner changed: read at save.
         self.owner: str | None = None
         self.loaded_owner: str | None = None
-        self.owner_since = 0
+        self.owner_epoch: int | None = 0
         # Keys set, or whose mutable value (list, dict, ...) was handed to the
         # app, which may change it in place: only these can differ from the
         # baseline, so only these are re-encoded at the end of the request.

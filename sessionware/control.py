@@ -9,7 +9,7 @@ sessions that are gone or changed owner; every record is checked, and such
 entries are removed as they are found.
 
 With the cookie store, a revocation store (``revocation=``) keeps revoked
-sids and per-owner "revoked before" times (see ``sessionware._revocation``).
+sids and per-owner epochs (see ``sessionware._revocation``).
 
 .. versionadded:: 1.1
 """
@@ -77,9 +77,10 @@ def read_record(record: dict[str, bytes]) -> tuple[int, bool, str | None] | None
 
 
 def build_revocations(
-    store: Store | CookieStore | None, revocation: Store | str | None
+    store: Store | CookieStore | None, revocation: Store | str | None, lifetime: int
 ) -> Revocations | None:
-    """Check the middleware's ``revocation=`` against its store (at construction)."""
+    """Check the middleware's ``revocation=`` against its store (at
+    construction); ``lifetime``: the middleware's ``permanent_lifetime``."""
     if revocation is None:
         return None
     from sessionware._revocation import Revocations
@@ -101,7 +102,7 @@ def build_revocations(
         raise ConfigurationError(
             f"revocation= must be a server-side store or its URL, not {type(target).__name__}"
         )
-    return Revocations(target)
+    return Revocations(target, lifetime)
 
 
 def check_owner(owner: object) -> str:
@@ -117,7 +118,7 @@ class SessionControl:
     :param store: the server-side store, or ``None`` for the cookie store.
     :param read: turns a stored record into ``(created, permanent, owner)``.
     :param lifetime: seconds a record lives after its last save or refresh
-        (``permanent_lifetime``); also how long revocation entries live.
+        (``permanent_lifetime``).
     :param revocations: the cookie store's revocation store, if any.
     """
 
@@ -184,7 +185,7 @@ class SessionControl:
             raise TypeError(f"a sid must be a str, not {type(sid).__name__}")
         if self.store is None:
             revocations = self._revocations()
-            revocations.revoke_sid(sid, self.lifetime)
+            revocations.revoke_sid(sid)
             audit("revoked", sid)
             return True
         store = self._index()
@@ -210,7 +211,7 @@ class SessionControl:
         if keep is not None and type(keep) is not str:
             raise TypeError(f"keep must be a sid (str) or None, not {type(keep).__name__}")
         if self.store is None:
-            self._revocations().revoke_owner(owner, keep, self.lifetime)
+            self._revocations().revoke_owner(owner, keep)
             audit("revoked", None, owner)
             return 0
         ended = []

@@ -109,7 +109,7 @@ class SessionMiddleware:
         if store is None:
             store = CookieStore()
         self.store = store
-        revocations = build_revocations(store, revocation)
+        revocations = build_revocations(store, revocation, self.config.permanent_lifetime)
         self.backend: Backend = backend_for(self.config, store, revocations)
         if self.config.migrate_from:
             # The only hook of migration into the core: a backend that tries

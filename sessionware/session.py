@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time as _time
 import warnings
 from collections.abc import Iterator, MutableMapping
 from datetime import date, datetime, time, timedelta
@@ -240,7 +239,7 @@ class Session(MutableMapping[str, Any]):
         state = self._state
         if value != state.owner:
             state.owner = value
-            state.owner_since = _time.time_ns() // 1000
+            state.owner_epoch = None  # the backend stamps it when it saves
             self._changed(_Label("session.owner"))
 
     def regenerate(self) -> None:

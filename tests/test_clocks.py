@@ -68,15 +68,18 @@ def _get(mw, path, cookie=None):
     return json.loads(response.text), cookie_value(response)
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def revocation(request, tmp_path):
-    from sessionware.stores import MemoryStore, RedisStore, SQLiteStore
+@pytest.fixture(params=["redis", "postgresql"])
+def revocation(request):
+    """A revocation store on a server of its own clock (an in-process store
+    shares the clock that freezegun moves)."""
+    from sessionware.stores import RedisStore
 
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    if request.param == "sqlite":
-        store = SQLiteStore(tmp_path / "revoked.db")
+    if request.param == "postgresql":
+        pytest.importorskip("psycopg")
+        from sessionware.stores import PostgreSQLStore
+
+        server = request.getfixturevalue("postgresql_server")
+        store = PostgreSQLStore(server.url, table=request.getfixturevalue("pg_table"))
     else:
         server = request.getfixturevalue("redis_server")
         store = RedisStore(server.url, prefix=request.getfixturevalue("redis_prefix"))
@@ -84,13 +87,14 @@ def revocation(request, tmp_path):
     store.close()
 
 
-@pytest.mark.parametrize("skew", [-3600, -5, 5, 3600])
+@pytest.mark.parametrize("skew", [-3600, -50, -5, 5, 50])
 def test_revoke_owner_ends_what_was_issued_before_whatever_the_clocks(revocation, skew):
     # Two machines share the revocation store: one logs a user in, the other
     # revokes the user's sessions. With the login machine's clock `skew`
     # seconds off, a login answered before the revocation is still ended,
     # and one made after it is not (the old check compared the login
-    # machine's clock with the revoking one's).
+    # machine's clock with the revoking one's). A clock more than 60 s fast
+    # is out of bounds: other machines refuse its cookies as "in the future".
     login_machine = make_app(None, revocation)
     admin_machine = make_app(None, revocation)
     owner = f"owner-{skew}"

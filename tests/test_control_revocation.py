@@ -193,15 +193,57 @@ def test_a_failing_revocation_store_fails_requests_that_bring_a_cookie(fresh_red
     assert get(client, "/me")["owner"] == "ivy"  # back: no restart needed
 
 
-def test_entries_live_only_as_long_as_the_cookies_they_refuse(redis_server, redis_prefix, closing):
+def _ttls(store, prefix):
+    """TTL of every revocation entry (not the lifetimes record) under ``prefix``."""
+    client = store._client
+    keys = [k for k in client.keys(prefix + "*") if not k.endswith(b"revoked.lifetimes")]
+    return {k.decode()[len(prefix) :]: client.ttl(k) for k in keys}
+
+
+def test_entries_outlive_the_cookies_of_every_app_using_the_store_and_no_more(
+    redis_server, redis_prefix, closing
+):
+    # Two apps share a revocation store: a short-lived admin app (10 min)
+    # and the site (1 h). Whoever revokes (either app, by a call or by a
+    # logout, or the command line with its default of 31 days), every entry
+    # lives as long as the longest lifetime of the apps using the store,
+    # plus slack, and no longer. (The old code used the revoker's own
+    # lifetime: 10 min from the admin app, 31 days from the command line.)
+    from sessionware._revocation import CLOCK_SLACK
+    from test_control_cli import run
+
+    url = redis_server.url + "?prefix=" + redis_prefix
     store = closing(RedisStore(redis_server.url, prefix=redis_prefix))
-    mw = make_app(None, store, permanent_lifetime=600)
-    mw.revoke("some-sid")
-    mw.revoke_owner("judy")
-    keys = store._client.keys(redis_prefix + "*")
-    assert len(keys) == 2
-    for key in keys:
-        assert 600 <= store._client.ttl(key) <= 600 + CACHE_SECONDS + 2
+    admin = make_app(None, closing(RedisStore(url)), permanent_lifetime=600)
+    site = make_app(None, closing(RedisStore(url)), permanent_lifetime=3600)
+    for app in (admin, site):  # each serves a request: then it uses the store
+        get(Client(app), "/login?owner=someone")
+    revokers = {
+        "admin.revoke": lambda: admin.revoke("sid-admin"),
+        "admin.revoke_owner": lambda: admin.revoke_owner("owner-admin"),
+        "site.revoke_owner": lambda: site.revoke_owner("owner-site"),
+        "admin logout": lambda: get(Client(admin), "/logout", get_cookie(admin)),
+        "site logout": lambda: get(Client(site), "/logout", get_cookie(site)),
+        "cli --sid": lambda: run(
+            "revoke", "--store", "cookie://", "--revocation", url, "--sid=sid-cli"
+        ),
+        "cli --owner": lambda: run(
+            "revoke", "--store", "cookie://", "--revocation", url, "--owner=owner-cli"
+        ),
+    }
+    for name, revoke in revokers.items():
+        before = set(_ttls(store, redis_prefix))
+        result = revoke()
+        assert getattr(result, "returncode", 0) == 0, (name, result)
+        written = {k: v for k, v in _ttls(store, redis_prefix).items() if k not in before}
+        assert written, name
+        for key, ttl in written.items():
+            assert 3600 <= ttl <= 3600 + CACHE_SECONDS + 2 + CLOCK_SLACK, (name, key, ttl)
+
+
+def get_cookie(app):
+    """A fresh logged-in cookie of ``app``."""
+    return cookie_value(Client(app).get("/login?owner=leaver"))
 
 
 def test_configuration_is_checked_at_construction(tmp_path, closing):

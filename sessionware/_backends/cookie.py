@@ -10,7 +10,7 @@ from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
 from sessionware._codec import DecodeError, decode_envelope, encode_envelope, encode_items
 from sessionware._config import user_stacklevel
 from sessionware._cookies import MAX_COOKIE_SIZE
-from sessionware._revocation import KEPT, REVOKED
+from sessionware._revocation import ENDED, MOVED, REVOKED
 from sessionware._signing import BadToken
 from sessionware._state import CookieState, Headers, new_sid
 from sessionware.audit import audit
@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 #: Version of the cookie payload layout ``[version, sid, flags, created, data]``.
 #: A new layout gets a new number; loaders keep reading the old ones.
 PAYLOAD_VERSION = 1
-#: Layout of an owned session: ``[2, sid, flags, created, owner, owner_since,
-#: data]`` (``owner_since``: Unix µs the owner was set). Unowned sessions keep
-#: layout 1, byte for byte.
+#: Layout of an owned session: ``[2, sid, flags, created, owner, epoch,
+#: data]`` (``epoch``: of the owner's revocation entry when the owner was set,
+#: see ``_revocation``; 0 without one). Unowned sessions keep layout 1, byte
+#: for byte.
 PAYLOAD_VERSION_OWNED = 2
 #: With a revocation store, at most this many verified cookies of one request
 #: are checked (all in one round trip); the rest are ignored.
@@ -34,10 +35,10 @@ MAX_REVOCATION_CHECKS = 16
 
 
 #: A verified, decoded cookie: ``(sid, flags, created, data, issued,
-#: key_index, payload, owner, owner_since)``; ``created``/``issued``: unix
+#: key_index, payload, owner, epoch)``; ``created``/``issued``: unix
 #: times the session was first created / this cookie signed; ``key_index`` 0
 #: for the current key, 1.. for a fallback; ``payload`` the verified bytes as
-#: they came; ``owner`` (or ``None``) and the Unix µs it was set. (A plain
+#: they came; ``owner`` (or ``None``) and its epoch. (A plain
 #: tuple: a NamedTuple costs half a microsecond per request more.)
 CookieSession = tuple[str, int, int, dict[str, Any], int, int, bytes, str | None, int]
 
@@ -68,8 +69,8 @@ def read_cookie(sealer: CookieSealer, token: str, max_age: int) -> CookieSession
         or type(envelope[5]) is not int
     ):
         raise DecodeError("unknown payload layout")
-    sid, flags, created, owner, since, data = envelope[1:]
-    return sid, flags, created, data, issued, index, payload, owner, since
+    sid, flags, created, owner, epoch, data = envelope[1:]
+    return sid, flags, created, data, issued, index, payload, owner, epoch
 
 
 class CookieBackend(BaseBackend):
@@ -96,6 +97,8 @@ class CookieBackend(BaseBackend):
             if self.absolute and self.expired(cookie[2], now):
                 continue
             if self.revocations is not None:
+                if not checked:
+                    self.revocations.announce()  # before the first check
                 checked.append(cookie)  # checked together below: one round trip
                 if len(checked) == MAX_REVOCATION_CHECKS:
                     break
@@ -108,13 +111,13 @@ class CookieBackend(BaseBackend):
         return {}, CookieState(True, None, self.config.permanent_by_default, now, now, False, None)
 
     def _state(self, cookie: CookieSession) -> CookieState:
-        sid, flags, created, _, issued, index, payload, owner, since = cookie
+        sid, flags, created, _, issued, index, payload, owner, epoch = cookie
         state = CookieState(  # positional: this runs on every load
             False, sid, bool(flags & FLAG_PERMANENT), created, issued, index > 0, payload
         )
         if owner is not None:
             state.owner = state.loaded_owner = owner
-            state.owner_since = since
+            state.owner_epoch = epoch
         return state
 
     def _unrevoked(self, cookies: list[CookieSession]) -> tuple[dict[str, Any], CookieState] | None:
@@ -124,14 +127,14 @@ class CookieBackend(BaseBackend):
         assert self.revocations is not None
         verdicts = self.revocations.check_many([(c[0], c[7], c[8]) for c in cookies])
         for cookie, verdict in zip(cookies, verdicts, strict=True):
-            if verdict == REVOKED:
+            if verdict is REVOKED:
                 self.debug("revoked", cookie[0])
                 continue
             state = self._state(cookie)
-            if verdict == KEPT:
-                # Spared by revoke_owner(keep=...): re-issued as owned from
-                # now, so that it outlives its own later regenerate().
-                state.owner_since = time.time_ns() // 1000
+            if verdict != cookie[8]:
+                # Spared by revoke_owner(keep=...): re-issued with the
+                # current epoch, so that it outlives its own later regenerate().
+                state.owner_epoch = verdict
                 state.resign = True
             return cookie[3], state
         return None
@@ -144,22 +147,31 @@ class CookieBackend(BaseBackend):
         owner = state.owner
         if owner is None:
             return encode_envelope([PAYLOAD_VERSION, sid, flags, state.created], data)
-        header = [PAYLOAD_VERSION_OWNED, sid, flags, state.created, owner, state.owner_since]
+        epoch = state.owner_epoch
+        if epoch is None:
+            # The owner was set during this request: read its entry's epoch
+            # now (a login after a revocation carries the new one).
+            revocations = self.revocations
+            epoch = state.owner_epoch = 0 if revocations is None else revocations.epoch(owner)
+        header = [PAYLOAD_VERSION_OWNED, sid, flags, state.created, owner, epoch]
         return encode_envelope(header, data)
 
-    def _revoke_left_behind(self, state: CookieState) -> None:
+    def _leave(self, state: CookieState, new_sid: str | None) -> bool:
         """With a revocation store, the cookie a session leaves behind
         (cleared, invalidated, regenerated) is refused from now on, copies
-        of it included."""
+        of it included; ``False`` when the session moved to ``new_sid`` must
+        not live (a concurrent logout won, see ``Revocations.leave``)."""
         old_sid = state.incoming_sid
-        if self.revocations is not None and old_sid is not None:
-            self.revocations.revoke_sid(old_sid, self.config.permanent_lifetime)
+        if self.revocations is None or old_sid is None:
+            return True
+        kind = ENDED if state.cleared or new_sid is None else MOVED
+        return self.revocations.leave(old_sid, new_sid, kind)
 
     def save(self, data: dict[str, Any], state: CookieState, modified: bool) -> Headers:
         if not data and state.owner is None:  # an owner alone is content
             # Emptied during this request: forget the cookie the client has.
             if not state.new and (modified or state.regenerated):
-                self._revoke_left_behind(state)
+                self._leave(state, None)
                 return [self.cookies.delete_header]
             return []
         if state.cleared and self.revocations is not None and state.sid == state.incoming_sid:
@@ -176,8 +188,12 @@ class CookieBackend(BaseBackend):
             return []
         if payload is None:
             payload = self._payload(state, data)
+        if self.revocations is not None:
+            self.revocations.announce()  # before a cookie is issued
         if state.sid != state.incoming_sid:
-            self._revoke_left_behind(state)
+            if not self._leave(state, state.sid):
+                self.debug("the session was logged out by another request while it moved")
+                return [self.cookies.delete_header]
             if state.new:
                 audit("created", state.sid, state.owner)
         header = self.cookies.set_header(
