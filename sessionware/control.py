@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from sessionware._backends.base import FLAG_PERMANENT
-from sessionware._backends.server import MARKER, read_meta
+from sessionware._backends.server import MARKER, is_tombstone, read_meta
 from sessionware._codec import DecodeError
 from sessionware.audit import audit
 from sessionware.errors import ConfigurationError
@@ -67,7 +67,7 @@ class SessionInfo:
 def read_record(record: dict[str, bytes]) -> tuple[int, bool, str | None] | None:
     """``(created, permanent, owner)`` of a stored record, or ``None`` when it
     is not a live session (no liveness marker, or undecodable metadata)."""
-    if MARKER not in record:
+    if MARKER not in record or is_tombstone(record):
         return None
     try:
         created, flags, owner = read_meta(record)

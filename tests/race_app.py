@@ -6,11 +6,18 @@ Routes:
 
 - ``/login``: starts a session (``user``).
 - ``/logout?how=clear|invalidate|clear-write``: logs out with that call
-  (``clear-write``: ``clear()``, then a new key, as a "logged out" flash).
+  (``clear-write``: ``clear()``, then a new key, as a "logged out" flash);
+  answers the session it loaded (``loaded``).
+- ``/regenerate``: regenerates the session; answers what it loaded.
 - ``/stale?op=OP&gate=NAME``: loads the session, creates ``NAME.loaded`` in
   the gate directory, waits until ``NAME.go`` exists, then does ``OP``:
   ``permanent`` (``session.permanent = True``), ``add`` (a new key),
-  ``clear-write`` (``clear()`` then a new key), ``regenerate``.
+  ``clear-write`` (``clear()`` then a new key), ``regenerate``, or a
+  logout: ``clear``, ``invalidate``.
+- ``/regenerate-then-wait?gate=NAME``: regenerates the session, has it
+  saved (the first body chunk), creates ``NAME.saved``, and answers only
+  once ``NAME.done`` exists (a regenerate that has moved the session but
+  not answered yet).
 - ``/show``: the session as JSON (``new``, ``permanent``, ``data``).
 - ``/``: readiness, never touches the session.
 
@@ -54,11 +61,15 @@ def stale(session, op):
         session["added"] = "stale"
     elif op == "regenerate":
         session.regenerate()
+    elif op == "clear":
+        session.clear()
+    elif op == "invalidate":
+        session.invalidate()
     else:
         raise ValueError(op)
 
 
-def make_app(store, gates):
+def make_app(store, gates, **options):
     gates = Path(gates)
 
     def app(environ, start_response):
@@ -69,7 +80,7 @@ def make_app(store, gates):
         if path == "/login":
             session["user"] = "alice"
         elif path == "/logout":
-            len(session)
+            body = {"loaded": dict(session)}
             if query["how"] == "invalidate":
                 session.invalidate()
             else:
@@ -83,10 +94,25 @@ def make_app(store, gates):
             stale(session, query["op"])
         elif path == "/show":
             body = {"new": session.new, "permanent": session.permanent, "data": dict(session)}
+        elif path == "/regenerate":
+            body = {"loaded": dict(session)}
+            session.regenerate()
+        elif path == "/regenerate-then-wait":
+            body = {"loaded": dict(session)}
+            session.regenerate()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return _after_save(body, gates / query["gate"])
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps(body).encode()]
 
-    return SessionMiddleware(app, SECRET, store=store)
+    return SessionMiddleware(app, SECRET, store=store, **options)
+
+
+def _after_save(body, gate):
+    yield b" "  # the first chunk: the middleware saves the session here
+    gate.with_suffix(".saved").touch()
+    wait_for_file(gate.with_suffix(".done"))
+    yield json.dumps(body).encode()
 
 
 def make_store():

@@ -18,7 +18,7 @@ import pytest
 from werkzeug.test import Client
 
 import race_app
-from sessionware._backends.server import MARKER
+from sessionware._backends.server import MARKER, is_tombstone
 from sessionware._signing import KeyRing
 
 NAMES = itertools.count()
@@ -43,10 +43,12 @@ def wsgi_get(middleware):
 
 def live_records(store, middleware, cookies):
     """The sids among ``cookies`` whose record is still live in the store
-    (it carries the backend's liveness marker, so it would load)."""
+    (it carries the backend's liveness marker and is no tombstone left by a
+    move or a logout, so it would load)."""
     keys = KeyRing(middleware.backend.config.secret_keys, "sessionware.sid")
     sids = [keys.unsign(cookie, 10**6)[0].decode().rstrip("+") for cookie in cookies]
-    return [sid for sid in sids if MARKER in (store.load(sid) or {})]
+    records = {sid: store.load(sid) or {} for sid in sids}
+    return [sid for sid, r in records.items() if MARKER in r and not is_tombstone(r)]
 
 
 def test_a_logout_wins_over_every_stale_write(store, tmp_path):

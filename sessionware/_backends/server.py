@@ -35,6 +35,12 @@ MARKER = "\x00sessionware"
 #: marker's). Kept apart from the marker so that changing ``permanent`` or
 #: ``owner`` can never bring a cleared record back to life.
 META = "\x00meta"
+#: Record keys ``MOVED + sid`` make a record a tombstone (dead): the session
+#: moved to that sid (value ``r``) or was logged out (``c``), see
+#: ``ServerBackend._leave``.
+MOVED = "\x00to:"
+_MOVED = b"r"
+_ENDED = b"c"
 #: The backend's own record keys start with one NUL. A session key that
 #: starts with NUL is stored with one more (:func:`stored`), so no session
 #: key is reserved and none can pass for the marker.
@@ -122,6 +128,9 @@ class ServerBackend(BaseBackend):
             meta = record.get(META)
             data = {key: decode(blob) for key, blob in record.items() if key[:1] != _NUL}
             if len(data) + (1 if meta is None else 2) != len(record):
+                if is_tombstone(record):
+                    self.debug("this session moved or was logged out", sid)
+                    return None
                 # Session keys that start with NUL, stored escaped (rare):
                 # decoded again, in the record's order.
                 data = {
@@ -173,7 +182,7 @@ class ServerBackend(BaseBackend):
         old_sid = state.incoming_sid
         if not data and state.owner is None:  # an owner alone is content
             if old_sid is not None and (modified or state.regenerated):
-                store.delete(old_sid)
+                self._leave(state, None, self.lifetime(state, int(time.time())))
                 return [self.cookies.delete_header]
             return []
         now = int(time.time())
@@ -198,15 +207,16 @@ class ServerBackend(BaseBackend):
             if state.permanent != state.loaded_permanent or state.owner != state.loaded_owner:
                 # Never the marker: a stale request must not revive a record.
                 changes[META] = _meta(state)
-        if changes:
-            store.save(old_sid, changes, ttl)
-        elif modified or state.resign or self.refresh_due(state, now):
-            if not state.refreshed:  # else the load extended the TTL already
-                store.touch(old_sid, ttl)  # re-issuing the cookie: the record lives as long
-        else:
+        if not (changes or modified or state.resign or self.refresh_due(state, now)):
             return []
         if state.owner is not None:
+            # The index first: when its write fails, the record still shows
+            # the old owner, so the next save tries again (never left out).
             index_owner(self, state, old_sid, now, state.owner != state.loaded_owner)
+        if changes:
+            store.save(old_sid, changes, ttl)
+        elif not state.refreshed:  # else the load extended the TTL already
+            store.touch(old_sid, ttl)  # re-issuing the cookie: the record lives as long
         return [self._cookie(state, old_sid, now)]
 
     def _create(self, data: dict[str, Any], state: ServerState, ttl: int, now: int) -> Headers:
@@ -228,19 +238,65 @@ class ServerBackend(BaseBackend):
         if state.owner is not None:
             changes[META] = _meta(state)
         store = self.store
-        store.save(sid, changes, ttl)
         if state.owner is not None:
-            index_owner(self, state, sid, now, True)
+            index_owner(self, state, sid, now, True)  # first: see save()
+        store.save(sid, changes, ttl)
         if state.new:
             audit("created", sid, state.owner)
-        if old_sid is not None:
-            old = store.load(old_sid)
-            store.delete(old_sid)  # the old id stops working at once
-            if old is None or MARKER not in old:
-                store.delete(sid)
-                self.debug("the session was cleared by another request while it moved")
-                return [self.cookies.delete_header]
+        if old_sid is not None and not self._leave(state, sid, ttl):
+            store.delete(sid)
+            self.debug("the session was cleared by another request while it moved")
+            return [self.cookies.delete_header]
         return [self._cookie(state, sid, now)]
+
+    def _leave(self, state: ServerState, new_sid: str | None, ttl: int) -> bool:
+        """The session leaves its old record: moved to ``new_sid``
+        (regenerate) or ended by a logout (``clear()``, ``invalidate()``,
+        perhaps into a fresh session ``new_sid``). Says whether the new
+        session may live. Costs two round trips (as the load and delete of
+        the old record it replaces).
+
+        The old record becomes a tombstone: its data goes, a pointer
+        ``MOVED + new sid`` comes (a record with a pointer is dead), and the
+        liveness marker stays, so that the next mover can tell a live
+        session from one already ended (cleared, revoked, expired). Each
+        side writes its pointer, then reads the record: of a logout and a
+        concurrent move at least one sees the other (the store orders the
+        writes). A logout deletes every session moved out of the record; a
+        move that finds another pointer, or a dead record, gives up its new
+        session;
+        so does a logout's fresh session that finds an earlier logout (it
+        holds data of a request that loaded the session before that logout).
+        """
+        old_sid = state.incoming_sid
+        assert old_sid is not None
+        logout = state.cleared or new_sid is None
+        own = MOVED + (new_sid or new_sid_for_tombstone())
+        changes: dict[str, bytes | None] = dict.fromkeys(state.baseline)
+        changes.pop(MARKER, None)  # kept: see above
+        changes[own] = _ENDED if logout else _MOVED
+        store = self.store
+        store.save(old_sid, changes, ttl)
+        old = store.load(old_sid) or {}
+        others = [(k, v) for k, v in old.items() if k.startswith(MOVED) and k != own]
+        if logout:
+            for key, value in others:
+                if value == _MOVED:
+                    store.delete(key[len(MOVED) :])
+            return new_sid is None or all(value != _ENDED for _, value in others)
+        # A move keeps its new session only if it is the first thing to
+        # happen to a live record (as two regenerates cannot both win).
+        return MARKER in old and not others
+
+
+def is_tombstone(record: dict[str, bytes]) -> bool:
+    """Whether a record was left behind by a move or a logout (dead)."""
+    return any(key.startswith(MOVED) for key in record)
+
+
+def new_sid_for_tombstone() -> str:
+    """A pointer target no session has (a logout that starts none)."""
+    return "-" + new_sid()
 
 
 def read_meta(record: dict[str, bytes]) -> tuple[int, int, str | None]:
