@@ -134,7 +134,11 @@ class Revocations:
         until, ttl = self._ttl
         if now < until:
             return ttl
-        record = self.store.load(_LIFETIMES_ID) or {}
+        return self._entry_ttl(self.store.load(_LIFETIMES_ID), now)
+
+    def _entry_ttl(self, record: dict[str, bytes] | None, now: float) -> int:
+        """:meth:`entry_ttl` from the lifetimes record as read at ``now``."""
+        record = record or {}
         wall = time.time()
         longest = self.lifetime or 0
         for field, value in record.items():
@@ -174,7 +178,9 @@ class Revocations:
         except ValueError:
             return -1  # an entry we cannot read: such a session is refused
 
-    def leave(self, sid: str, new_sid: str | None, kind: bytes) -> bool:
+    def leave(
+        self, sid: str, new_sid: str | None, kind: bytes, owner: str | None = None
+    ) -> tuple[bool, int]:
         """A session leaves ``sid`` behind: moved to ``new_sid`` (``kind``
         :data:`MOVED`, a regenerate) or ended by a logout (:data:`ENDED`,
         with or without a fresh session ``new_sid``). Refuse ``sid`` and
@@ -186,20 +192,28 @@ class Revocations:
         that finds a logout gives up its new session (``False``), and so does
         a logout's fresh session that finds an earlier logout (it holds data
         written by a request that loaded the session before that logout).
+        With ``owner``, its current epoch is read in the same round trip
+        (else 0 is returned for it).
         """
         own = _POINTER + (new_sid or secrets.token_urlsafe(8) + ".")
         entry_id = _SID_ID + sid
         ttl = self.entry_ttl()
         self.store.save(entry_id, {"r": b"1", own: kind}, ttl)
         self._forget()
-        entry = self.store.load(entry_id) or {}
+        ids = [entry_id] if owner is None else [entry_id, owner_id(owner)]
+        records = load_many(self.store, ids)
+        try:
+            epoch = 0 if owner is None else _epoch(records[1])
+        except ValueError:
+            epoch = -1  # an entry we cannot read: such a session is refused
+        entry = records[0] or {}
         others = [(k, v) for k, v in entry.items() if k[:3] == _POINTER and k != own]
         if kind == MOVED:
-            return all(value != ENDED for _, value in others)
+            return all(value != ENDED for _, value in others), epoch
         moved = [key[3:] for key, value in others if value == MOVED]
         for target in moved:
             self.store.save(_SID_ID + target, {"r": b"1"}, ttl)
-        return new_sid is None or all(value != ENDED for _, value in others)
+        return new_sid is None or all(value != ENDED for _, value in others), epoch
 
     # -- checking -------------------------------------------------------------
 
@@ -225,12 +239,17 @@ class Revocations:
         if not missing:
             return verdicts
         ids: list[str] = []
+        lifetimes = now >= self._ttl[0]  # read along, for the next entry written
+        if lifetimes:
+            ids.append(_LIFETIMES_ID)
         for index in missing:
             sid, owner, _ = sessions[index]
             ids.append(_SID_ID + sid)
             if owner is not None:
                 ids.append(owner_id(owner))
         records = dict(zip(ids, load_many(self.store, ids), strict=True))
+        if lifetimes:
+            self._entry_ttl(records[_LIFETIMES_ID], now)
         with self._lock:
             for index in missing:
                 key = sessions[index]

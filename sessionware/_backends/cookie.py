@@ -165,7 +165,12 @@ class CookieBackend(BaseBackend):
         if self.revocations is None or old_sid is None:
             return True
         kind = ENDED if state.cleared or new_sid is None else MOVED
-        return self.revocations.leave(old_sid, new_sid, kind)
+        owner = state.owner if state.owner_epoch is None else None
+        # The owner's epoch, when it is to be read, comes in the same round trip.
+        live, epoch = self.revocations.leave(old_sid, new_sid, kind, owner)
+        if owner is not None:
+            state.owner_epoch = epoch
+        return live
 
     def save(self, data: dict[str, Any], state: CookieState, modified: bool) -> Headers:
         if not data and state.owner is None:  # an owner alone is content
@@ -186,16 +191,17 @@ class CookieBackend(BaseBackend):
             changed = payload != state.baseline
         if not changed and not self.refresh_due(state, now):
             return []
-        if payload is None:
-            payload = self._payload(state, data)
-        if self.revocations is not None:
-            self.revocations.announce()  # before a cookie is issued
-        if state.sid != state.incoming_sid:
-            if not self._leave(state, state.sid):
+        revocations = self.revocations
+        if revocations is not None:
+            revocations.announce()  # before a cookie is issued
+            moved = state.sid is not None and state.sid != state.incoming_sid
+            if moved and not self._leave(state, state.sid):
                 self.debug("the session was logged out by another request while it moved")
                 return [self.cookies.delete_header]
-            if state.new:
-                audit("created", state.sid, state.owner)
+        if payload is None:
+            payload = self._payload(state, data)
+        if state.new and state.sid != state.incoming_sid:
+            audit("created", state.sid, state.owner)
         header = self.cookies.set_header(
             self.sealer.seal(payload),
             self.lifetime(state, now) if state.permanent else None,
