@@ -87,6 +87,15 @@ def cookie_value(response, name="session"):
     return None
 
 
+def dead_record(record):
+    """Whether a store record left behind by a move or a logout is no
+    session: gone, or a tombstone (``_backends.server._leave``) holding no
+    session key, only the backend's own (NUL-prefixed) keys."""
+    from sessionware._backends.server import is_tombstone
+
+    return record is None or (is_tombstone(record) and all(k[:1] == "\x00" for k in record))
+
+
 def saved_cookie(middleware, session):
     """The Set-Cookie header ``middleware.save_session(session)`` returns, or None."""
     cookies = [value for name, value in middleware.save_session(session) if name == "Set-Cookie"]

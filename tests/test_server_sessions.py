@@ -9,9 +9,9 @@ import pytest
 from freezegun import freeze_time
 from werkzeug.test import Client
 
-from helpers import SECRET, SEED, cookie_value, set_cookies
+from helpers import SECRET, SEED, cookie_value, dead_record, set_cookies
 from sessionware import SessionMiddleware, StoreError
-from sessionware._backends.server import MARKER, is_tombstone
+from sessionware._backends.server import MARKER
 from sessionware._codec import encode
 from sessionware.stores import MemoryStore
 
@@ -195,7 +195,7 @@ def test_regenerate_moves_data_and_kills_the_old_id(client, store):
     client.get("/login")
     new_sid = client.get("/sid").text
     assert new_sid != old_sid
-    assert dead(store.load(old_sid))
+    assert dead_record(store.load(old_sid))
     assert "admin" in client.get("/read").text
     replay = Client(client.application)
     replay.set_cookie("session", old_cookie)
@@ -206,17 +206,11 @@ def test_clear_and_invalidate_delete_record_and_cookie(client, store):
     client.get("/set")
     sid = client.get("/sid").text
     (header,) = set_cookies(client.get("/clear"))
-    assert "Max-Age=0" in header and dead(store.load(sid))
+    assert "Max-Age=0" in header and dead_record(store.load(sid))
     client.get("/set")
     sid = client.get("/sid").text
     (header,) = set_cookies(client.get("/logout"))
-    assert "Max-Age=0" in header and dead(store.load(sid))
-
-
-def dead(record):
-    """A record left behind by a move or a logout: gone, or a tombstone
-    holding no session key (only the backend's own, NUL-prefixed)."""
-    return record is None or (is_tombstone(record) and all(k[:1] == "\x00" for k in record))
+    assert "Max-Age=0" in header and dead_record(store.load(sid))
 
 
 def test_due_refresh_only_extends_the_ttl(store):
