@@ -164,7 +164,8 @@ class Session(MutableMapping[str, Any]):
         self._changed(list(new))
 
     def clear(self) -> None:
-        """Remove every key; the response deletes the cookie (and stored record)."""
+        """Remove every key; the response deletes the cookie (and the stored
+        record's data)."""
         self._load().clear()
         state = self._state
         state.cleared = True

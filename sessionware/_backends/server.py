@@ -1,7 +1,9 @@
 """The server backend: data in a store, the signed session id in the cookie.
 
 A store record maps each top-level session key to its encoded value, plus
-two keys of the backend's own: the liveness marker and the flags.
+two keys of the backend's own: the liveness marker and the flags. A session
+that moves to a new sid (regenerate) or is logged out leaves a tombstone
+behind: the marker and a pointer, no data (see ``ServerBackend._leave``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ logger = logging.getLogger("sessionware")
 
 #: Record key holding ``[created, flags]``: the record's liveness mark. It is
 #: written only when a record is created (under a fresh sid), never again, so
-#: a record that lacks it was re-created by a stale request writing after a
-#: clear() deleted it: such a record is dead, which makes clear() win.
+#: a record that lacks it was re-created by a stale request writing after the
+#: record was deleted (revoked, expired): such a record is dead.
 MARKER = "\x00sessionware"
 #: Record key holding ``[flags]`` or ``[flags, owner]`` once they changed
 #: after creation, or at creation for an owned session (it wins over the
@@ -226,8 +228,8 @@ class ServerBackend(BaseBackend):
         regenerated or cleared: under its old id, a request that loaded it
         earlier could still write, and nothing such a request writes may
         survive a clear(). The old record must still be live once the new one
-        is written; when a concurrent clear() or revocation removed it, the
-        move is undone and the client's cookie deleted.
+        is written, and no concurrent logout may have ended it (``_leave``);
+        else the move is undone and the client's cookie deleted.
         """
         old_sid = state.incoming_sid
         sid = state.sid
