@@ -272,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     traceback.
     """
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_cookie_last(list(sys.argv[1:] if argv is None else argv)))
     if args.command == "demo" and args.cookie_samesite == "None" and not args.cookie_secure:
         # Browsers drop a SameSite=None cookie that is not Secure.
         parser.error("--cookie-samesite None needs --cookie-secure (browsers require Secure)")
@@ -288,6 +288,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(args.command, f"unexpected {type(exc).__name__}: {exc}")
         return 1
     return status
+
+
+#: decode's options that take a value; any argument of decode that is no option
+#: is the cookie, even one that begins with "-" as a token may (base64url).
+_DECODE_VALUED = frozenset({"--secret-key", "--fallback-key", "--max-age", "--cookie-name"})
+_DECODE_FLAGS = frozenset({"-h", "--help", "--encrypted"})
+
+
+def _cookie_last(argv: list[str]) -> list[str]:
+    """Move a ``decode`` cookie that begins with ``-`` after ``--``, where
+    argparse reads it as the positional argument it is. An unknown short
+    ``--option`` stays an option (argparse refuses it); a token is longer."""
+    if not argv or argv[0] != "decode" or "--" in argv:
+        return argv
+    rest: list[str] = []
+    cookies: list[str] = []
+    value_next = False
+    for arg in argv[1:]:
+        name = arg.split("=", 1)[0]
+        if value_next or not arg.startswith("-") or arg == "-":
+            rest.append(arg)
+            value_next = False
+        elif name in _DECODE_VALUED or name in _DECODE_FLAGS:
+            rest.append(arg)
+            value_next = name in _DECODE_VALUED and "=" not in arg
+        elif arg.startswith("--") and len(arg) < 24:
+            rest.append(arg)
+        else:
+            cookies.append(arg)
+    return ["decode", *rest, "--", *cookies] if cookies else argv
 
 
 def _error(command: str, message: str) -> None:
