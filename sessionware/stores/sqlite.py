@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Final
 
 from sessionware.errors import ConfigurationError, StoreError
@@ -27,6 +28,36 @@ SWEEP_LIMIT: Final = 1000
 
 # Connections inherited through fork(): never used, never closed (see below).
 _INHERITED: list[sqlite3.Connection] = []
+# Held while a store of this process may create its database file.
+_CREATING = threading.Lock()
+
+
+def _create_private(path: str) -> None:
+    """Create the database ``path`` empty and mode 0600 (SQLite gives its
+    ``-wal`` and ``-shm`` the same mode) unless it exists, without ever
+    opening ``path``: on POSIX, closing any descriptor of a file drops every
+    lock this process holds on it (SQLite's "How To Corrupt" 2.2), so
+    another store's connection would lose its locks. The file is made and
+    closed under a temporary name, then linked into place; a failure (no
+    directory) is left to sqlite3.connect, which reports it."""
+    real = os.path.realpath(path)
+    if os.path.exists(real):
+        return  # an existing file keeps its mode
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".sessionware-", dir=os.path.dirname(real))
+        os.close(fd)
+    except OSError:
+        return
+    try:
+        os.link(temporary, real)  # fails if the name was taken meanwhile
+    except FileExistsError:
+        pass
+    except OSError:  # no hard links here: O_EXCL on a file nobody holds yet
+        with suppress(OSError):
+            os.close(os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    finally:
+        with suppress(OSError):
+            os.unlink(temporary)
 
 
 class SQLiteStore:
@@ -39,15 +70,16 @@ class SQLiteStore:
     change. Expired records are never loaded, are swept by saves (at most every
     60 seconds per process, bounded) and by :meth:`cleanup`.
 
-    The file (mode 0600, readable by its owner only; SQLite gives its
-    ``-wal`` and ``-shm`` files the same mode) and its table are created on
-    first use; the directory is not:
-    a missing or unwritable directory raises :class:`~sessionware.StoreError`
-    on first use, like any other failure of the database.
+    The file (mode 0600, readable by its owner only, as are its ``-wal`` and
+    ``-shm`` files) and its table are created on first use; the directory is
+    not: a missing or unwritable directory raises
+    :class:`~sessionware.StoreError` on first use.
 
     Each process opens its own connection lazily (and again after a fork,
     because an SQLite connection must not cross a fork). Threads share it
-    under a lock. The database runs in WAL mode with ``synchronous=NORMAL``:
+    under a lock. Any number of stores, in one process or many, may share a
+    file: only SQLite opens it, so opening or closing one never drops
+    another's locks. The database runs in WAL mode with ``synchronous=NORMAL``:
     a committed save survives a crash of the application, though not
     necessarily a power loss.
 
@@ -288,14 +320,8 @@ class SQLiteStore:
         # IMMEDIATE / COMMIT ourselves. The lock above makes sharing the
         # connection between threads safe.
         if self.path not in ("", ":memory:"):
-            try:
-                # Session data is for this user only: create the file mode
-                # 0600 (SQLite gives -wal and -shm the mode of the database).
-                # An existing file keeps its mode; a failure here (no
-                # directory) is left to sqlite3.connect, which reports it.
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            except OSError:
-                pass
+            with _CREATING:
+                _create_private(self.path)
         conn = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
