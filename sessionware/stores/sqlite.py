@@ -6,15 +6,15 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Final
 
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import _url
+from sessionware.stores._sqlite_file import create_private
 
 __all__ = ["SQLiteStore"]
 
@@ -28,36 +28,6 @@ SWEEP_LIMIT: Final = 1000
 
 # Connections inherited through fork(): never used, never closed (see below).
 _INHERITED: list[sqlite3.Connection] = []
-# Held while a store of this process may create its database file.
-_CREATING = threading.Lock()
-
-
-def _create_private(path: str) -> None:
-    """Create the database ``path`` empty and mode 0600 (SQLite gives its
-    ``-wal`` and ``-shm`` the same mode) unless it exists, without ever
-    opening ``path``: on POSIX, closing any descriptor of a file drops every
-    lock this process holds on it (SQLite's "How To Corrupt" 2.2), so
-    another store's connection would lose its locks. The file is made and
-    closed under a temporary name, then linked into place; a failure (no
-    directory) is left to sqlite3.connect, which reports it."""
-    real = os.path.realpath(path)
-    if os.path.exists(real):
-        return  # an existing file keeps its mode
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=".sessionware-", dir=os.path.dirname(real))
-        os.close(fd)
-    except OSError:
-        return
-    try:
-        os.link(temporary, real)  # fails if the name was taken meanwhile
-    except FileExistsError:
-        pass
-    except OSError:  # no hard links here: O_EXCL on a file nobody holds yet
-        with suppress(OSError):
-            os.close(os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    finally:
-        with suppress(OSError):
-            os.unlink(temporary)
 
 
 class SQLiteStore:
@@ -320,8 +290,7 @@ class SQLiteStore:
         # IMMEDIATE / COMMIT ourselves. The lock above makes sharing the
         # connection between threads safe.
         if self.path not in ("", ":memory:"):
-            with _CREATING:
-                _create_private(self.path)
+            create_private(self.path)  # mode 0600, without opening it (see there)
         conn = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )

@@ -12,10 +12,13 @@ and check that every logout is seen everywhere.
 
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 
 import pytest
 
@@ -228,6 +231,52 @@ def test_a_filesystem_without_hard_links_still_gets_a_0600_file(tmp_path, monkey
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
     second.close()
     store.close()
+
+
+def fork():
+    # Python 3.12+ warns about fork() in a process that has threads (pytest
+    # may have some); the child below only runs the stores and _exits.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_a_file_is_created_opens_stores_that_keep_their_locks(tmp_path):
+    from sessionware.stores import _sqlite_file
+
+    path = tmp_path / "sessions.db"
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    # As if another thread of the parent were creating a file when it forks:
+    # the child has no such thread to ever release the lock.
+    _sqlite_file._creating.acquire()
+    pid = fork()
+    if pid == 0:  # the child: report through the pipe and the exit status only
+        code = 1
+        try:
+            SQLiteStore(path).save("s", {"a": b"1"}, 60)
+            assert SQLiteStore(path).load("s") == {"a": b"1"}
+            os.write(ready_w, b"1")
+            os.read(done_r, 1)
+            code = 0
+        finally:
+            os._exit(code)
+    _sqlite_file._creating.release()
+    readable = []
+    try:
+        readable, _, _ = select.select([ready_r], [], [], 60)
+        assert readable, "the child never got its stores open"
+        assert shared_lock_holder(path) == pid
+    finally:
+        os.write(done_w, b"1")
+        if not readable:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        for fd in (ready_r, ready_w, done_r, done_w):
+            os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (path.stat().st_mode & 0o777) == 0o600
 
 
 # -- several processes, several stores each, cleanup running ------------------
