@@ -119,6 +119,9 @@ class SessionControl:
     :param lifetime: seconds a record lives after its last save or refresh
         (``permanent_lifetime``); also how long revocation entries live.
     :param revocations: the cookie store's revocation store, if any.
+    :param overflow: the cookie store's overflow store, if any: its sessions
+        are revoked as a server-side store's are, besides the revocation
+        entries that refuse cookies.
     """
 
     def __init__(
@@ -127,11 +130,14 @@ class SessionControl:
         read: Callable[[dict[str, bytes]], tuple[int, bool, str | None] | None],
         lifetime: int,
         revocations: Revocations | None = None,
+        overflow: Store | None = None,
     ) -> None:
         self.store = store
         self.read = read
         self.lifetime = lifetime
         self.revocations = revocations
+        #: Revokes the sessions kept in the cookie store's overflow store.
+        self.overflow = None if overflow is None else SessionControl(overflow, read, lifetime)
 
     def _index(self) -> _IndexedStore:
         store = self.store
@@ -185,7 +191,8 @@ class SessionControl:
         if self.store is None:
             revocations = self._revocations()
             revocations.revoke_sid(sid, self.lifetime)
-            audit("revoked", sid)
+            if self.overflow is None or not self.overflow.revoke(sid):
+                audit("revoked", sid)
             return True
         store = self._index()
         record = store.load(sid)
@@ -212,7 +219,8 @@ class SessionControl:
         if self.store is None:
             self._revocations().revoke_owner(owner, keep, self.lifetime)
             audit("revoked", None, owner)
-            return 0
+            # Sessions in the overflow store end as a server store's do.
+            return 0 if self.overflow is None else self.overflow.revoke_owner(owner, keep)
         ended = []
         for info in self.sessions(owner):
             if info.sid != keep:
