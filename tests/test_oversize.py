@@ -10,7 +10,6 @@ store's guarantees there. ``strict_size=`` still works, with a warning.
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import warnings
@@ -31,6 +30,7 @@ from sessionware._backends.server import MARKER
 from sessionware._signing import KeyRing
 from sessionware.stores import CookieStore, MemoryStore
 
+
 def secret_value():
     """A value no cookie can hold (random: zlib cannot shrink it), and that
     a message must never show."""
@@ -49,7 +49,10 @@ def shrink(session):
 
 def show(session):
     """Keys and values, big ones shortened to "top-secret", then flags."""
-    items = sorted((k, "top-secret" if str(v).startswith("top-secret") else v) for k, v in session.items())
+    items = sorted(
+        (key, "top-secret" if str(value).startswith("top-secret") else value)
+        for key, value in session.items()
+    )
     return repr(items) + f" new={session.new} sid={session.sid}"
 
 
@@ -451,3 +454,70 @@ def test_revoke_owner_ends_the_owners_overflow_sessions(overflow):
     assert middleware.revoke_owner("alice") == 1
     assert overflow.load(sid) is None
     assert body(get(client, "/show", cookie)).startswith("[] new=True")
+
+
+# -- Flask ----------------------------------------------------------------------------------
+
+
+def flask_app(store):
+    flask = pytest.importorskip("flask")
+    from sessionware.flask import Sessionware
+
+    app = flask.Flask(__name__)
+    app.config.update(SECRET_KEY=SECRET, SESSIONWARE_STORE=store)
+
+    @app.route("/grow")
+    def grow_view():
+        return grow(flask.session)
+
+    @app.route("/show")
+    def show_view():
+        return show(flask.session)
+
+    Sessionware(app)
+    return app
+
+
+def test_a_flask_view_that_outgrows_the_cookie_is_a_500_with_a_clear_log(caplog):
+    app = flask_app(CookieStore())
+    client = app.test_client()
+    with caplog.at_level("ERROR", logger=app.logger.name):
+        response = client.get("/grow")
+    assert response.status_code == 500
+    assert "Set-Cookie" not in response.headers  # the browser keeps what it had
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is CookieTooLargeError]
+    assert logged and "4093" in str(logged[0].exc_info[1])
+    assert "'notes'" in str(logged[0].exc_info[1])
+
+
+def test_a_flask_view_that_outgrows_the_cookie_works_with_overflow(overflow):
+    app = flask_app(CookieStore(overflow=overflow))
+    client = app.test_client()
+    response = client.get("/grow")
+    assert response.status_code == 200
+    sid = response.get_data(as_text=True)
+    assert overflow.load(sid) is not None
+    shown = client.get("/show").get_data(as_text=True)
+    assert "top-secret" in shown and shown.endswith(f"sid={sid}")
+
+
+# -- the demo ---------------------------------------------------------------------------------
+
+
+def test_the_demo_says_plainly_when_a_change_did_not_fit():
+    from werkzeug.middleware.lint import LintMiddleware
+
+    from sessionware import _demo
+
+    app = _demo.make_app(SECRET)
+    client = Client(LintMiddleware(app))
+    client.post("/put", data={"key": "user", "value": "alice"}).close()
+    before = client.get_cookie("session").value
+    response = client.post("/put", data={"key": "notes", "value": secrets.token_urlsafe(4000)})
+    assert response.status_code == 303 and "Set-Cookie" not in response.headers
+    response.close()
+    assert client.get_cookie("session").value == before  # the session it had
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    response.close()
+    assert "Not saved: that change did not fit" in page and "Saved session" not in page
+    assert "alice" in page

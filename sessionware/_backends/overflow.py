@@ -120,10 +120,11 @@ class OverflowBackend(CookieBackend):
             return super().save(data, state, modified)
         headers = self.overflow.save(data, state, modified)
         old_sid = state.incoming_sid
+        emptied = modified and not data and state.owner is None
         if (
             self.revocations is not None
             and old_sid is not None
-            and (state.cleared or state.regenerated or (modified and not data and state.owner is None))
+            and (state.cleared or state.regenerated or emptied)
         ):
             # The session left its sid (emptied, or moved to a new one): a
             # copy of its payload cookie from before the move is refused too.
