@@ -184,7 +184,8 @@ class SessionControl:
         """End the session ``sid`` now; ``False`` when there was none.
 
         With the cookie store the sid is refused from now on and ``True`` is
-        returned (whether some browser holds it cannot be known).
+        returned (whether some browser holds it cannot be known); its record
+        in the overflow store, if any, is deleted.
         """
         if type(sid) is not str:
             raise TypeError(f"a sid must be a str, not {type(sid).__name__}")
@@ -210,8 +211,9 @@ class SessionControl:
         """End every session of ``owner`` but ``keep``; return how many.
 
         With the cookie store every cookie of ``owner`` issued before now
-        (but ``keep``) is refused from now on, and ``0`` is returned (how
-        many browsers hold one cannot be known).
+        (but ``keep``) is refused from now on; the count is that of the
+        owner's sessions deleted from the overflow store (``0`` without one:
+        how many browsers hold a cookie cannot be known).
         """
         owner = check_owner(owner)
         if keep is not None and type(keep) is not str:

@@ -141,13 +141,6 @@ def test_every_response_shape_fails_before_its_headers_go_out(app):
         client.get("/")
 
 
-def test_the_error_is_importable_from_the_package():
-    import sessionware
-
-    assert sessionware.CookieTooLargeError is CookieTooLargeError
-    assert "CookieTooLargeError" in sessionware.__all__
-
-
 # -- oversize="warn": Flask's behaviour ---------------------------------------------
 
 
