@@ -22,6 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import parse_form_data
 
 from sessionware import _demo_page as ui
+from sessionware.errors import CookieTooLargeError
 from sessionware.middleware import SessionMiddleware
 from sessionware.session import Session
 
@@ -51,7 +52,14 @@ Action = Callable[[DemoRequest], str]
 
 PAGES: dict[str, tuple[str, Page]] = {}  # path -> (title, render)
 ACTIONS: dict[str, Action] = {}  # path -> run; returns a key of MESSAGES
-MESSAGES: dict[str, str] = {}
+MESSAGES: dict[str, str] = {
+    "too_large": (
+        "Not saved: that change did not fit. The session cookie would have been over "
+        "the 4093 bytes browsers keep (CookieTooLargeError), so your session is as it "
+        "was. Store less, or run the demo with a server-side store (--store "
+        "sqlite:///demo.db) or CookieStore(overflow=...)."
+    ),
+}
 
 
 def page(path: str, title: str) -> Callable[[Page], Page]:
@@ -134,10 +142,18 @@ class DemoApp:
                 return _text(start_response, "413 Content Too Large", "form too large\n")
             request.form = {name: form.get(name, "") for name in form}
             done = ACTIONS[path](request)
+            try:
+                # Saved here rather than by the middleware, to say so on the
+                # page when the change did not fit (nothing is saved then).
+                saved = self.middleware.save_session(session)
+            except CookieTooLargeError:
+                done, saved = "too_large", []
             back = request.form.get("next", "/")
             back = back if back in PAGES else "/"
             location = application_uri(environ).rstrip("/") + back + "?done=" + quote(done)
-            start_response("303 See Other", [("Location", location), ("Content-Length", "0")])
+            start_response(
+                "303 See Other", [("Location", location), ("Content-Length", "0"), *saved]
+            )
             return [b""]
         if method not in ("GET", "HEAD"):
             allow = "POST" if path in ACTIONS else "GET, HEAD"

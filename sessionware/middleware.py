@@ -118,11 +118,12 @@ class SessionMiddleware:
 
             self.backend = MigratingBackend(self.backend, self.config.migrate_from)
         self._environ_key = environ_key
+        if isinstance(store, CookieStore):
+            controlled, overflow = None, store.overflow
+        else:
+            controlled, overflow = store, None
         self.control = SessionControl(
-            None if isinstance(store, CookieStore) else store,
-            read_record,
-            self.config.permanent_lifetime,
-            revocations,
+            controlled, read_record, self.config.permanent_lifetime, revocations, overflow
         )
 
     # -- session control (section 11) ----------------------------------------

@@ -12,7 +12,7 @@ from sessionware._config import user_stacklevel
 from sessionware._cookies import MAX_COOKIE_SIZE
 from sessionware._revocation import KEPT, REVOKED
 from sessionware._signing import BadToken
-from sessionware._state import CookieState, Headers, new_sid
+from sessionware._state import CookieState, Headers, SessionState, new_sid
 from sessionware.audit import audit
 from sessionware.errors import CookieTooLargeError, SessionWarning
 
@@ -84,7 +84,7 @@ class CookieBackend(BaseBackend):
         #: The revocation store's entries (``revocation=``), or ``None``.
         self.revocations = revocations
 
-    def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], CookieState]:
+    def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], SessionState]:
         now = int(time.time())
         checked: list[CookieSession] = []
         for token in self.tokens(environ):
@@ -124,17 +124,24 @@ class CookieBackend(BaseBackend):
         assert self.revocations is not None
         verdicts = self.revocations.check_many([(c[0], c[7], c[8]) for c in cookies])
         for cookie, verdict in zip(cookies, verdicts, strict=True):
-            if verdict == REVOKED:
-                self.debug("revoked", cookie[0])
-                continue
-            state = self._state(cookie)
-            if verdict == KEPT:
-                # Spared by revoke_owner(keep=...): re-issued as owned from
-                # now, so that it outlives its own later regenerate().
-                state.owner_since = time.time_ns() // 1000
-                state.resign = True
-            return cookie[3], state
+            state = self.admit(cookie, verdict)
+            if state is not None:
+                return cookie[3], state
         return None
+
+    def admit(self, cookie: CookieSession, verdict: int) -> CookieState | None:
+        """The state of a verified cookie given the revocation store's
+        verdict on it, or ``None`` when it is revoked."""
+        if verdict == REVOKED:
+            self.debug("revoked", cookie[0])
+            return None
+        state = self._state(cookie)
+        if verdict == KEPT:
+            # Spared by revoke_owner(keep=...): re-issued as owned from
+            # now, so that it outlives its own later regenerate().
+            state.owner_since = time.time_ns() // 1000
+            state.resign = True
+        return state
 
     def _payload(self, state: CookieState, data: dict[str, Any]) -> bytes:
         sid = state.sid
@@ -176,28 +183,48 @@ class CookieBackend(BaseBackend):
             return []
         if payload is None:
             payload = self._payload(state, data)
-        if state.sid != state.incoming_sid:
-            self._revoke_left_behind(state)
-            if state.new:
-                audit("created", state.sid, state.owner)
         header = self.cookies.set_header(
             self.sealer.seal(payload),
             self.lifetime(state, now) if state.permanent else None,
         )
         if len(header[1]) > MAX_COOKIE_SIZE:
-            self._oversized(header[1], data)
+            # Checked before the old cookie is revoked: a save that fails
+            # here leaves the browser the session it had.
+            header = self.oversized(header, data, state, now)
+        if state.sid != state.incoming_sid:
+            self._revoke_left_behind(state)
+            if state.new:
+                audit("created", state.sid, state.owner)
         return [header]
 
-    def _oversized(self, header: str, data: dict[str, Any]) -> None:
-        sizes = sorted(
-            ((len(blob), key) for key, blob in encode_items(data, data).items()), reverse=True
-        )
-        largest = ", ".join(f"{key!r} ({size} bytes)" for size, key in sizes[:3])
-        message = (
-            f"the session cookie is {len(header)} bytes, over the browser limit of "
-            f"{MAX_COOKIE_SIZE}; browsers will drop it. Largest keys: {largest}. "
-            "Store less, or use a server-side store."
-        )
-        if self.store.strict_size:
+    def oversized(
+        self, header: tuple[str, str], data: dict[str, Any], state: CookieState, now: int
+    ) -> tuple[str, str]:
+        """The session's ``Set-Cookie`` is over the browser limit: raise
+        :class:`CookieTooLargeError` (``oversize="raise"``), or warn and send
+        it anyway (``"warn"``). The overflow backend keeps it server-side."""
+        message = oversize_message(len(header[1]), data)
+        if self.store.oversize == "raise":
             raise CookieTooLargeError(message)
-        warnings.warn(message, SessionWarning, stacklevel=user_stacklevel())
+        warnings.warn(message, SessionWarning, stacklevel=user_stacklevel(FRAMEWORKS))
+        return header
+
+
+#: Frameworks that call the save: an oversize warning names the first frame
+#: outside them and sessionware (their lines are not the user's).
+FRAMEWORKS = ("flask", "werkzeug", "quart")
+
+
+def oversize_message(size: int, data: dict[str, Any]) -> str:
+    """What a session too large for its cookie says: its size, the limit and
+    its three largest keys by encoded size (names only, never values)."""
+    sizes = sorted(
+        ((len(blob), key) for key, blob in encode_items(data, data).items()), reverse=True
+    )
+    largest = ", ".join(f"{key!r} ({size} bytes)" for size, key in sizes[:3])
+    return (
+        f"the session cookie is {size} bytes, over the {MAX_COOKIE_SIZE} bytes "
+        f"browsers keep (they drop a larger cookie without a word). Largest keys: "
+        f"{largest}. Store less, or keep large sessions server-side with "
+        "CookieStore(overflow=<store URL>)."
+    )

@@ -90,26 +90,26 @@ class ServerBackend(BaseBackend):
             if permanent and load_refreshing is not None and self.refresh_may_be_due(issued, now):
                 # The store extends the TTL in the same round trip if the
                 # record turns out to be permanent: no touch at save time.
-                loaded = self._open(
+                loaded = self.open_record(
                     sid, issued, index, load_refreshing(sid, self._refresh(now)), now
                 )
                 if loaded is not None:
                     loaded[1].refreshed = loaded[1].permanent
                     return loaded
             else:
-                loaded = self._open(sid, issued, index, self.store.load(sid), now)
+                loaded = self.open_record(sid, issued, index, self.store.load(sid), now)
                 if loaded is not None:
                     return loaded
         elif verified:
-            records = self._lookup_many([sid for sid, _, _ in verified])
+            records = self.lookup_many([sid for sid, _, _ in verified])
             for (sid, issued, index), record in zip(verified, records, strict=False):
-                loaded = self._open(sid, issued, index, record, now)
+                loaded = self.open_record(sid, issued, index, record, now)
                 if loaded is not None:
                     return loaded
         # No session came with the request (and no round trip when no id did).
         return {}, ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
 
-    def _open(
+    def open_record(
         self, sid: str, issued: int, index: int, record: dict[str, bytes] | None, now: int
     ) -> tuple[dict[str, Any], ServerState] | None:
         """The data and state of a verified id's record, or ``None`` when it
@@ -150,7 +150,7 @@ class ServerBackend(BaseBackend):
             MARKER, META, FLAG_PERMANENT, config.permanent_lifetime, now, config.absolute_lifetime
         )
 
-    def _lookup_many(self, sids: list[str]) -> Iterator[dict[str, bytes] | None]:
+    def lookup_many(self, sids: list[str]) -> Iterator[dict[str, bytes] | None]:
         """The records of several verified ids, in order: one batched round
         trip where the store has ``load_many``, else one by one, stopping
         where the caller stops (at the first live one)."""
@@ -209,6 +209,12 @@ class ServerBackend(BaseBackend):
             index_owner(self, state, old_sid, now, state.owner != state.loaded_owner)
         return [self._cookie(state, old_sid, now)]
 
+    def adopt(self, data: dict[str, Any], state: ServerState) -> Headers:
+        """Store a session that comes from elsewhere (a cookie that outgrew
+        the browser limit) as a whole new record under ``state.sid``."""
+        now = int(time.time())
+        return self._create(data, state, self.lifetime(state, now), now)
+
     def _create(self, data: dict[str, Any], state: ServerState, ttl: int, now: int) -> Headers:
         """Write a whole record (every key plus the marker) under a fresh sid.
 
@@ -241,6 +247,15 @@ class ServerBackend(BaseBackend):
                 self.debug("the session was cleared by another request while it moved")
                 return [self.cookies.delete_header]
         return [self._cookie(state, sid, now)]
+
+
+def read_id(keys: KeyRing, token: str, max_age: int) -> tuple[str, int, int]:
+    """``(sid, issued, key_index)`` of a session id cookie value; raises
+    :class:`BadToken` when it is not one signed by ``keys``."""
+    raw, issued, index = keys.unsign(token, max_age)
+    if raw[-1:] == _PERMANENT_HINT:
+        raw = raw[:-1]
+    return raw.decode("ascii"), issued, index
 
 
 def read_meta(record: dict[str, bytes]) -> tuple[int, int, str | None]:
