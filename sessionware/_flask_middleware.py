@@ -46,7 +46,11 @@ class FlaskMiddleware(SessionMiddleware):
         self._lock = threading.Lock()
         self._settings = Settings(flask_app)
         self._store_inputs = store_inputs(flask_app)
-        SessionMiddleware.__init__(self, flask_app.wsgi_app, **_options(flask_app, overrides))
+        options = _options(flask_app, overrides)
+        try:
+            SessionMiddleware.__init__(self, flask_app.wsgi_app, **options)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{exc}{config_hint(str(exc))}") from exc
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
         if self._settings.changed(self._flask_app):
