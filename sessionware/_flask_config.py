@@ -123,7 +123,6 @@ class Settings:
         )
 
 
-
 def store_inputs(app: flask.Flask) -> tuple[Any, ...]:
     """The settings that choose ``app``'s store, to tell whether they changed."""
     config = app.config

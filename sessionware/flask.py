@@ -75,7 +75,6 @@ from sessionware.middleware import SessionMiddleware
 from sessionware.session import Session
 
 if TYPE_CHECKING:
-
     from flask.sessions import SessionMixin
     from flask.wrappers import Request, Response
 

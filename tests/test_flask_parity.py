@@ -5,7 +5,6 @@ anyone out, late settings, regenerate, the CLI, the testing helpers."""
 import re
 import sqlite3
 import time
-import warnings
 from datetime import timedelta
 
 import flask

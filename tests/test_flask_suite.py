@@ -81,5 +81,7 @@ def test_flask_session_tests_pass(flask_tests, store, request):
         failed = case.find("failure") is not None or case.find("error") is not None
         outcomes[name] = "failed" if failed else "passed"
     assert len(outcomes) == 23, run.stdout[-3000:]
-    unexpected = {name: o for name, o in outcomes.items() if (name in DELIBERATE) != (o == "failed")}
+    unexpected = {
+        name: o for name, o in outcomes.items() if (name in DELIBERATE) != (o == "failed")
+    }
     assert unexpected == {}, run.stdout[-3000:]
