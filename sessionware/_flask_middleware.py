@@ -71,6 +71,9 @@ class FlaskMiddleware(SessionMiddleware):
             if not self._settings.changed(app):
                 return  # another thread did it meanwhile
             settings = Settings(app)
+            if settings.same(self._settings):
+                self._settings = settings  # another key was added: nothing to apply
+                return
             options = _options(app, self._overrides)
             inputs = store_inputs(app)
             old_store = self.store
