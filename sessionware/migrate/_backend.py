@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Sequence
 from typing import Any
 
 from werkzeug.http import dump_cookie
 
 from sessionware._backends.base import BaseBackend
+from sessionware._cookies import CookieHeaders
 from sessionware._state import Backend, CookieState, Headers, ServerState, SessionState
 from sessionware.audit import audit
 from sessionware.migrate._common import MAX_ATTEMPTS, Found, Reader, cookie_values
@@ -45,6 +47,16 @@ class MigratingBackend:
         self.readers = tuple(readers)
         assert isinstance(inner, BaseBackend)
         config = inner.config
+        # Each reader's cookie is read from the header as sessionware's own
+        # is (lazily, linear in the header's length): one parser per name.
+        self._parsers = {
+            reader.cookie_name: (
+                inner.cookies
+                if reader.cookie_name == config.cookie_name
+                else CookieHeaders(replace(config, cookie_name=reader.cookie_name))
+            )
+            for reader in self.readers
+        }
         self._delete_own_cookie = inner.cookies.delete_header
         self._forget_cookie: dict[str, tuple[str, str]] = {
             reader.cookie_name: (
@@ -84,7 +96,8 @@ class MigratingBackend:
         budget = MAX_ATTEMPTS
         for reader in self.readers:
             plausible = getattr(reader, "plausible", None)
-            values = cookie_values(header, reader.cookie_name, budget, plausible)
+            candidates = self._parsers[reader.cookie_name].candidates(header)
+            values = cookie_values(candidates, budget, plausible)
             if not values:
                 continue
             found = reader.read(values)

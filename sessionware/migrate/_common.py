@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,26 +50,24 @@ class Reader(Protocol):
 
 
 def cookie_values(
-    header: str, name: str, limit: int, plausible: Callable[[str], bool] | None = None
+    candidates: Iterable[str], limit: int, plausible: Callable[[str], bool] | None = None
 ) -> list[str]:
-    """The first ``limit`` values of cookie ``name`` in a ``Cookie`` header
-    that pass the reader's structural check ``plausible`` (cheap: no HMAC,
-    no store), so junk tossed before a real cookie does not use up the limit.
+    """The first ``limit`` of a cookie's ``candidates`` (its values in a
+    ``Cookie`` header, lazily, as :meth:`CookieHeaders.candidates
+    <sessionware._cookies.CookieHeaders.candidates>` yields them) that pass
+    the reader's structural check ``plausible`` (cheap: no HMAC, no store),
+    so junk tossed before a real cookie does not use up the limit.
 
-    The header is split into cookie-pairs at ``;`` as RFC 6265 does (as
-    sessionware's own cookie is read), so the work is linear in its length.
+    The header is read as sessionware's own cookie is (RFC 6265 cookie-pairs,
+    lazily): each rejected value is dropped before the next is made, so a
+    64 KiB header costs about one copy of itself, not a list of every pair.
     """
-    if name + "=" not in header:
-        return []
     found: list[str] = []
-    for pair in header.split(";"):
-        pair_name, sep, value = pair.partition("=")
-        if sep and pair_name.strip(" \t") == name:
-            value = value.strip(" \t")
-            if plausible is None or plausible(value):
-                found.append(value)
-                if len(found) == limit:
-                    break
+    for value in candidates:
+        if plausible is None or plausible(value):
+            found.append(value)
+            if len(found) == limit:
+                break
     return found
 
 
