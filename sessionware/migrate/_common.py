@@ -26,11 +26,19 @@ class Found:
     :param permanent: whether the old session was permanent.
     :param forget: called once the migrated session is saved (e.g. deletes
         the old record); ``None`` when there is nothing to forget.
+    :param token: what identifies the old session (its cookie value, its
+        record's key): the new session's sid is derived from it, so that the
+        old session becomes its new one once (:mod:`sessionware.migrate._once`).
+        ``None``: a random sid, and every replay migrates again.
+    :param issued: Unix time the old token was issued, if known: a token is
+        migrated only while younger than ``permanent_lifetime``.
     """
 
     data: dict[str, Any] = field(repr=False)  # never in a repr or log
     permanent: bool
     forget: Callable[[], None] | None = None
+    token: str | None = field(default=None, repr=False)  # a credential: never shown
+    issued: int | None = None
 
 
 class Reader(Protocol):
@@ -77,7 +85,13 @@ def debug(reader: object, reason: str) -> None:
         logger.debug("not migrating a %s session: %s", type(reader).__name__, reason)
 
 
-def accept(reader: object, data: Any, forget: Callable[[], None] | None = None) -> Found | None:
+def accept(
+    reader: object,
+    data: Any,
+    forget: Callable[[], None] | None = None,
+    token: str | None = None,
+    issued: int | None = None,
+) -> Found | None:
     """``data`` as a :class:`Found` if sessionware can store it, else ``None``.
 
     The permanence marker becomes ``permanent``; keys must be str and values
@@ -93,4 +107,4 @@ def accept(reader: object, data: Any, forget: Callable[[], None] | None = None) 
     except UnsupportedValueError as exc:
         debug(reader, f"a value cannot be stored: {exc.path}")
         return None
-    return Found(data, permanent, forget)
+    return Found(data, permanent, forget, token, issued)

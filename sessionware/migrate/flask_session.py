@@ -197,7 +197,7 @@ class FlaskSessionRedis:
             except DecodeError as exc:
                 debug(self, str(exc))
                 continue
-            found = accept(self, data, partial(self._delete, key))
+            found = accept(self, data, partial(self._delete, key), token=key)
             if found is not None:
                 return found
         return None
