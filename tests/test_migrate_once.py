@@ -364,3 +364,48 @@ def test_a_logout_between_a_migrations_check_and_its_write_wins(recorded, logout
     for cookie in (old, slow["result"][1]):
         if cookie:
             assert get(mw, "/", cookie)[0]["data"] == {}
+
+
+class CountingStore(PausingStore):
+    """A real store, passed through, that counts the calls made to it."""
+
+    def __init__(self, store):
+        super().__init__(store)
+        self.calls = []
+
+    def __getattr__(self, name):
+        attribute = getattr(self._store, name)
+        if name == "load_many":
+            return lambda sids: (self.calls.append(name), attribute(sids))[1]
+        return attribute
+
+    def load(self, sid):
+        self.calls.append("load")
+        return super().load(sid)
+
+    def save(self, sid, changes, ttl):
+        self.calls.append("save")
+        return super().save(sid, changes, ttl)
+
+    def delete(self, sid):
+        self.calls.append("delete")
+        return super().delete(sid)
+
+    def touch(self, sid, ttl):
+        self.calls.append("touch")
+        return super().touch(sid, ttl)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_no_extra_round_trip_for_sessions_that_were_not_migrated(kind, tmp_path):
+    def calls(readers):
+        real = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / f"{len(readers)}.db")
+        store = CountingStore(real)
+        mw = SessionMiddleware(App(), SECRET, store=store, migrate_from=readers)
+        client = Client(mw)
+        client.set_cookie("other", flask_cookie(OLD))  # a Flask cookie of another name
+        for path in ("/set/1", "/", "/set/2", "/regenerate", "/", "/login", "/invalidate", "/"):
+            client.get(path)
+        return store.calls
+
+    assert calls([FlaskCookie(FLASK_SECRET)]) == calls([])
