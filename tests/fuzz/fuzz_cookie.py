@@ -190,9 +190,10 @@ FLASK_SECRET = "fuzz-old-flask-secret-key-0123456789"
 FLASK_SIGNER = TimestampSigner(
     FLASK_SECRET, salt="cookie-session", key_derivation="hmac", digest_method=hashlib.sha1
 )
+READERS = [FlaskCookie(FLASK_SECRET), FlaskCookie(FLASK_SECRET, cookie_name="old")]
 MIGRATING = [
     SessionMiddleware(_read_app, SECRET, store=store, permanent_lifetime=LIFETIME,
-                      migrate_from=[FlaskCookie(FLASK_SECRET), FlaskCookie(FLASK_SECRET, cookie_name="old")])
+                      migrate_from=READERS)
     for store in (CookieStore(), MemoryStore())
 ]  # fmt: skip
 #: Set FUZZ_REDIS_URL (a scratch Redis) to fuzz FlaskSessionRedis through Redis;
