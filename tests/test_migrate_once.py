@@ -409,3 +409,19 @@ def test_no_extra_round_trip_for_sessions_that_were_not_migrated(kind, tmp_path)
         return store.calls
 
     assert calls([FlaskCookie(FLASK_SECRET)]) == calls([])
+
+
+def test_a_key_rotation_does_not_make_an_old_cookie_new_again(recorded):
+    old, gone = flask_cookie(OLD), flask_cookie({"user": "bob"})
+    before, app = middleware(recorded)
+    first, _ = get(before, "/", old)
+    _, cookie = get(before, "/", gone)
+    get(before, "/invalidate", cookie)
+    # sessionware's own key rotated (the old one kept as a fallback).
+    rotated = SessionMiddleware(
+        app, "a-new-sessionware-secret-key-0123456789", fallback_keys=[SECRET],
+        migrate_from=[FlaskCookie(FLASK_SECRET)], **recorded,
+    )  # fmt: skip
+    assert get(rotated, "/", gone)[0]["data"] == {}
+    if "store" in recorded:
+        assert get(rotated, "/", old)[0]["sid"] == first["sid"]

@@ -59,7 +59,7 @@ class MigratingBackend:
         self.readers = tuple(readers)
         assert isinstance(inner, BaseBackend)
         config = inner.config
-        self._key = config.secret_keys[0]
+        self._keys = config.secret_keys  # the current one derives new sids
         #: Old tokens are read while younger than this (see _once).
         self._horizon = min(config.permanent_lifetime, config.absolute_lifetime or 2**62)
         self._once = once_for(inner, config.permanent_lifetime)
@@ -108,8 +108,9 @@ class MigratingBackend:
             return data, state
         sid = None
         if old.token is not None:
-            sid = derived_sid(self._key, reader, old.token)
-            verdict, loaded = self._once.load(sid, now)
+            sids = [derived_sid(key, reader, old.token) for key in self._keys]
+            sid = sids[0]
+            verdict, loaded = self._once.load(sids, now)
             if verdict == DEAD:
                 debug(reader, "migrated before, and that session has ended")
                 return data, state

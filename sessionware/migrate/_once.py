@@ -94,8 +94,11 @@ class NoOnce:
     def __init__(self, lifetime: int) -> None:
         self.lifetime = lifetime
 
-    def load(self, sid: str, now: int) -> tuple[str, Any]:
-        """``(FRESH, None)``, ``(LIVE, (data, state))`` or ``(DEAD, None)``."""
+    def load(self, sids: list[str], now: int) -> tuple[str, Any]:
+        """``(FRESH, None)``, ``(LIVE, (data, state))`` or ``(DEAD, None)``
+        for the sids derived from one old token (under the current secret
+        key first, then each fallback key: a key rotation does not make an
+        old cookie new again)."""
         return FRESH, None
 
     def prepare(self, data: dict[str, Any], state: SessionState) -> None:
@@ -120,9 +123,9 @@ class CookieOnce(NoOnce):
         super().__init__(lifetime)
         self.revocations = revocations
 
-    def load(self, sid: str, now: int) -> tuple[str, Any]:
-        [verdict] = self.revocations.check_many([(sid, None, 0)])
-        return (DEAD, None) if verdict == REVOKED else (FRESH, None)
+    def load(self, sids: list[str], now: int) -> tuple[str, Any]:
+        verdicts = self.revocations.check_many([(sid, None, 0) for sid in sids])
+        return (DEAD, None) if REVOKED in verdicts else (FRESH, None)
 
     def kill(self, sid: str) -> None:
         self.revocations.revoke_sid(sid, self.lifetime)
@@ -142,17 +145,20 @@ class ServerOnce(NoOnce):
         self.backend = backend
         self.store = backend.store
 
-    def load(self, sid: str, now: int) -> tuple[str, Any]:
-        record, mark = load_many(self.store, [sid, MARK_ID + sid])
-        if mark is not None and "dead" in mark:
-            return DEAD, None
-        if record is not None and MARKER in record:
-            opened = self.backend._open(sid, now, 0, record, now)
-            if opened is None:
-                return DEAD, None  # undecodable, past absolute_lifetime
-            opened[1].resign = True  # the client gets this session's cookie
-            return LIVE, opened
-        return (DEAD, None) if mark is not None else (FRESH, None)
+    def load(self, sids: list[str], now: int) -> tuple[str, Any]:
+        loaded = load_many(self.store, [i for sid in sids for i in (sid, MARK_ID + sid)])
+        marked = False
+        for sid, record, mark in zip(sids, loaded[::2], loaded[1::2], strict=True):
+            if mark is not None and "dead" in mark:
+                return DEAD, None
+            if record is not None and MARKER in record:
+                opened = self.backend._open(sid, now, 0, record, now)
+                if opened is None:
+                    return DEAD, None  # undecodable, past absolute_lifetime
+                opened[1].resign = True  # the client gets this session's cookie
+                return LIVE, opened
+            marked = marked or mark is not None
+        return (DEAD, None) if marked else (FRESH, None)
 
     def prepare(self, data: dict[str, Any], state: SessionState) -> None:
         # What the migrated session held as loaded: if a parallel request
