@@ -19,7 +19,7 @@ from sessionware._cookies import CookieHeaders
 from sessionware._state import Backend, CookieState, Headers, ServerState, SessionState, new_sid
 from sessionware.audit import audit
 from sessionware.migrate._common import MAX_ATTEMPTS, Found, Reader, cookie_values, debug
-from sessionware.migrate._once import DEAD, LIVE, adopt, derived_sid, is_derived, once_for
+from sessionware.migrate._once import DEAD, DERIVED_LENGTH, LIVE, adopt, derived_sid, once_for
 
 
 class _MigratedCookie(CookieState):
@@ -146,12 +146,14 @@ class MigratingBackend:
     def save(self, data: dict[str, Any], state: Any, modified: bool) -> Headers:
         if isinstance(state, _MigratedCookie | _MigratedServer):
             return self._save_migrated(data, state, modified)
-        if is_derived(state.incoming_sid):  # a migrated session (or a replay of one)
+        sid = state.incoming_sid
+        if sid is not None and len(sid) == DERIVED_LENGTH:  # a migrated session (is_derived)
             self._once.leaving(data, state, modified)
-        headers = self.inner.save(data, state, modified)
-        if isinstance(state, _Rejoined):
-            self._forget(state, headers)
-        return headers
+            headers = self.inner.save(data, state, modified)
+            if isinstance(state, _Rejoined):
+                self._forget(state, headers)
+            return headers
+        return self.inner.save(data, state, modified)
 
     def _save_migrated(
         self, data: dict[str, Any], state: _MigratedCookie | _MigratedServer, modified: bool
