@@ -237,7 +237,10 @@ def _readers(
     # arguments give sessionware another one.
     old_key = app.secret_key or options["secret_key"]
     cookie_name = config.get("SESSION_COOKIE_NAME") or "session"
-    migrate = config.get(MIGRATE_KEY, True)
+    # Flask's cookies are plaintext: an app that chose encrypted cookies
+    # does not read them unless it says so.
+    encrypted = getattr(options.get("store"), "encrypt", False) is True
+    migrate = config.get(MIGRATE_KEY, not encrypted)
     if not isinstance(migrate, bool):
         raise ConfigurationError(f"{MIGRATE_KEY} must be True or False, not {migrate!r}")
     if migrate:

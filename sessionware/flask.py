@@ -23,7 +23,8 @@ have a meaning here and refused otherwise (``sessionware._flask_config``).
 Switching from Flask's session logs nobody out: Flask's cookies (signed with
 ``SECRET_KEY`` or a ``SECRET_KEY_FALLBACKS`` key) are read through
 :class:`sessionware.migrate.FlaskCookie` and re-issued as sessionware sessions
-(``SESSIONWARE_MIGRATE_FLASK_COOKIE = False`` turns that off); with
+(``SESSIONWARE_MIGRATE_FLASK_COOKIE = False`` turns that off; with
+``CookieStore(encrypt=True)`` it is off unless set to ``True``); with
 ``SESSION_TYPE = "redis"``, Flask-Session's records are read as well.
 
 Known, deliberate differences from Flask's built-in session:
