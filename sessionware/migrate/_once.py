@@ -152,7 +152,7 @@ class ServerOnce(NoOnce):
             if mark is not None and "dead" in mark:
                 return DEAD, None
             if record is not None and MARKER in record:
-                opened = self.backend._open(sid, now, 0, record, now)
+                opened = self.backend.open_record(sid, now, 0, record, now)
                 if opened is None:
                     return DEAD, None  # undecodable, past absolute_lifetime
                 opened[1].resign = True  # the client gets this session's cookie
