@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote
-from wsgiref.util import application_uri
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import parse_form_data
@@ -136,7 +135,9 @@ class DemoApp:
             done = ACTIONS[path](request)
             back = request.form.get("next", "/")
             back = back if back in PAGES else "/"
-            location = application_uri(environ).rstrip("/") + back + "?done=" + quote(done)
+            # A relative URL: never built from the Host header, which the
+            # client chooses (a path in PAGES starts with one "/", never two).
+            location = back + "?done=" + quote(done)
             start_response("303 See Other", [("Location", location), ("Content-Length", "0")])
             return [b""]
         if method not in ("GET", "HEAD"):

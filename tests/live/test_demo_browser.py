@@ -111,3 +111,43 @@ def test_a_cross_site_form_post_is_refused(tmp_path):
         assert "cross-site POST refused" in driver.page_source
         driver.get(a_url)
         assert field(driver, "keys") == "5" and field(driver, "new") == "False"
+
+
+#: Markup that runs script if it ever reaches the page as markup.
+HOSTILE = [
+    '<svg onload="window.__ran = 1">',
+    '"><img src=x onerror="window.__ran = 2">',
+    "</pre><script>window.__ran = 3</script>",
+]
+
+
+def test_no_script_from_a_session_runs(tmp_path):
+    """An owner, keys and values holding markup, typed into the demo's own
+    forms: every page shows them as text and runs none of it."""
+    from selenium.webdriver.common.by import By
+
+    def fill(form, name, text):
+        element = driver.find_element(By.CSS_SELECTOR, f'form[action="{form}"] [name="{name}"]')
+        element.clear()
+        element.send_keys(text)
+
+    with (
+        demo_server(tmp_path, "--store", f"sqlite:///{tmp_path}/demo.db") as server,
+        chromium(tmp_path) as driver,
+    ):
+        driver.get(server.url + "/sessions")
+        fill("/login", "user", HOSTILE[0])
+        click(driver, "#do-login")
+        for text in HOSTILE:
+            fill("/put", "key", text)
+            fill("/put", "value", text)
+            click(driver, "#do-put")
+        for path in ("/", "/check", "/sessions"):
+            driver.get(server.url + path)
+            assert driver.execute_script("return window.__ran") is None, path
+            assert field(driver, "owner") == HOSTILE[0]
+            assert not driver.find_elements(By.CSS_SELECTOR, "main svg, main img, main iframe")
+        assert field(driver, "signed-in-as") == HOSTILE[0]
+        driver.get(server.url + "/")
+        assert all(text in field(driver, "data") for text in HOSTILE)
+        assert console_errors(driver) == []
