@@ -6,7 +6,7 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
+from sessionware._backends.base import FLAG_PERMANENT, MAX_LOGGED_REFUSALS, BaseBackend
 from sessionware._codec import DecodeError, decode_envelope, encode_envelope, encode_items
 from sessionware._config import user_stacklevel
 from sessionware._cookies import MAX_COOKIE_SIZE
@@ -87,24 +87,30 @@ class CookieBackend(BaseBackend):
     def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], CookieState]:
         now = int(time.time())
         checked: list[CookieSession] = []
+        refused = 0  # cookies refused so far: only the first few are logged
         for token in self.tokens(environ):
             try:
                 cookie = read_cookie(self.sealer, token, self.config.permanent_lifetime)
             except (BadToken, DecodeError) as exc:
-                self.debug(str(exc))
+                refused = self.refuse(str(exc), None, refused)
                 continue
             if self.absolute and self.expired(cookie[2], now):
+                refused = self.refuse("past absolute_lifetime", None, refused)
                 continue
             if self.revocations is not None:
                 checked.append(cookie)  # checked together below: one round trip
                 if len(checked) == MAX_REVOCATION_CHECKS:
                     break
                 continue
+            if refused > MAX_LOGGED_REFUSALS:
+                self.refused_more(refused)
             return cookie[3], self._state(cookie)
         if checked:
-            found = self._unrevoked(checked)
+            found, refused = self._unrevoked(checked, refused)
             if found is not None:
+                self.refused_more(refused)
                 return found
+        self.refused_more(refused)
         return {}, CookieState(True, None, self.config.permanent_by_default, now, now, False, None)
 
     def _state(self, cookie: CookieSession) -> CookieState:
@@ -117,15 +123,18 @@ class CookieBackend(BaseBackend):
             state.owner_since = since
         return state
 
-    def _unrevoked(self, cookies: list[CookieSession]) -> tuple[dict[str, Any], CookieState] | None:
+    def _unrevoked(
+        self, cookies: list[CookieSession], refused: int
+    ) -> tuple[tuple[dict[str, Any], CookieState] | None, int]:
         """The first of the verified ``cookies`` that is not revoked, all
-        checked in one round trip. A failing revocation store raises
-        StoreError: a check that cannot be made never lets a cookie through."""
+        checked in one round trip, and the request's refusals so far. A
+        failing revocation store raises StoreError: a check that cannot be
+        made never lets a cookie through."""
         assert self.revocations is not None
         verdicts = self.revocations.check_many([(c[0], c[7], c[8]) for c in cookies])
         for cookie, verdict in zip(cookies, verdicts, strict=True):
             if verdict == REVOKED:
-                self.debug("revoked", cookie[0])
+                refused = self.refuse("revoked", cookie[0], refused)
                 continue
             state = self._state(cookie)
             if verdict == KEPT:
@@ -133,8 +142,8 @@ class CookieBackend(BaseBackend):
                 # now, so that it outlives its own later regenerate().
                 state.owner_since = time.time_ns() // 1000
                 state.resign = True
-            return cookie[3], state
-        return None
+            return (cookie[3], state), refused
+        return None, refused
 
     def _payload(self, state: CookieState, data: dict[str, Any]) -> bytes:
         sid = state.sid
