@@ -103,7 +103,7 @@ def _cookie_value(text: str, name: str) -> str:
         if text.lower().startswith(prefix):
             text = text[len(prefix) :].strip()
     if "=" not in text:
-        return text  # the bare value (signed tokens never contain "=")
+        return text.strip('"')  # the bare value (signed tokens never contain "=")
     cookies = parse_cookie(text)
     if name not in cookies:
         names = ", ".join(sorted(cookies)) or "none"
