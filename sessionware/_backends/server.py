@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from sessionware._backends.base import FLAG_PERMANENT, MAX_LOGGED_REFUSALS, BaseBackend
 from sessionware._codec import DecodeError, decode, encode, encode_items
+from sessionware._config import warn
 from sessionware._owners import index_owner
 from sessionware._signing import BadToken, KeyRing
 from sessionware._state import Headers, ServerState, new_sid
 from sessionware.audit import audit
+from sessionware.errors import SessionWarning
 from sessionware.stores.base import Refresh
+from sessionware.stores.memory import SHARED_WARNING
 
 if TYPE_CHECKING:
     from sessionware._config import Config
@@ -65,8 +68,13 @@ class ServerBackend(BaseBackend):
         # also applies a due refresh, so a read-only request of a permanent
         # session is one round trip instead of a load and a touch.
         self.load_refreshing = getattr(store, "load_refreshing", None)
+        #: A store whose records live in this process (MemoryStore): the
+        #: first load under a multi-process server warns, then this is False.
+        self.per_process: bool = getattr(store, "per_process", False)
 
     def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], ServerState]:
+        if self.per_process:
+            self._check_processes(environ)
         now = int(time.time())
         verified: list[tuple[str, int, int]] = []  # (sid, issued, key index), in order
         permanent = False  # the first id's cookie said so (_PERMANENT_HINT)
@@ -119,6 +127,13 @@ class ServerBackend(BaseBackend):
                 self.refused_more(refused)
         # No session came with the request (and no round trip when no id did).
         return {}, ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
+
+    def _check_processes(self, environ: dict[str, Any]) -> None:
+        """Warn once when a per-process store serves a multi-process server
+        (the first load decides: a server does not change its processes)."""
+        self.per_process = False
+        if environ.get("wsgi.multiprocess"):
+            warn(SHARED_WARNING.format(store=type(self.store).__name__), SessionWarning)
 
     def _open(
         self,
