@@ -74,13 +74,16 @@ class BaseBackend:
             self.debug(reason, sid)
         return count + 1
 
-    def refused_more(self, count: int) -> None:
-        """One line for the refusals of a request that were not logged."""
-        if count > MAX_LOGGED_REFUSALS:
-            self.debug(
-                f"more than {MAX_LOGGED_REFUSALS} session cookies refused in one request; "
-                f"{count - MAX_LOGGED_REFUSALS} more not logged one by one"
-            )
+    def refused_more(self, count: int) -> int:
+        """One line for the refusals of a request that were not logged, if
+        any; return how many were logged one by one."""
+        if count <= MAX_LOGGED_REFUSALS:
+            return count
+        self.debug(
+            f"more than {MAX_LOGGED_REFUSALS} session cookies refused in one request; "
+            f"{count - MAX_LOGGED_REFUSALS} more not logged one by one"
+        )
+        return MAX_LOGGED_REFUSALS
 
     def debug(self, reason: str, sid: str | None = None) -> None:
         """Say on the ``sessionware`` logger (DEBUG) why a cookie was ignored,

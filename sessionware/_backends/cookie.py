@@ -6,7 +6,7 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from sessionware._backends.base import FLAG_PERMANENT, MAX_LOGGED_REFUSALS, BaseBackend
+from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
 from sessionware._codec import DecodeError, decode_envelope, encode_envelope, encode_items
 from sessionware._config import user_stacklevel
 from sessionware._cookies import MAX_COOKIE_SIZE
@@ -102,7 +102,7 @@ class CookieBackend(BaseBackend):
                 if len(checked) == MAX_REVOCATION_CHECKS:
                     break
                 continue
-            if refused > MAX_LOGGED_REFUSALS:
+            if refused:  # rare: the summary of what was not logged, if anything
                 self.refused_more(refused)
             return cookie[3], self._state(cookie)
         if checked:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sessionware._backends.base import FLAG_PERMANENT, MAX_LOGGED_REFUSALS, BaseBackend
+from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
 from sessionware._codec import DecodeError, decode, encode, encode_items
 from sessionware._config import warn
 from sessionware._owners import index_owner
@@ -97,9 +97,8 @@ class ServerBackend(BaseBackend):
                     refused,
                 )
                 break
-        if refused > MAX_LOGGED_REFUSALS:
-            self.refused_more(refused)
-            refused = MAX_LOGGED_REFUSALS  # said: the ids below log a line each at most
+        if refused:  # rare; then the ids below log a line each only while under the limit
+            refused = self.refused_more(refused)
         if len(verified) == 1:  # the common case: one round trip, no batch
             sid, issued, index = verified[0]
             load_refreshing = self.load_refreshing
@@ -123,8 +122,7 @@ class ServerBackend(BaseBackend):
                 if loaded is not None:
                     return loaded
                 refused += 1
-            if refused > MAX_LOGGED_REFUSALS:
-                self.refused_more(refused)
+            self.refused_more(refused)
         # No session came with the request (and no round trip when no id did).
         return {}, ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
 
