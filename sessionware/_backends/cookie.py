@@ -108,9 +108,11 @@ class CookieBackend(BaseBackend):
         if checked:
             found, refused = self._unrevoked(checked, refused)
             if found is not None:
-                self.refused_more(refused)
+                if refused:
+                    self.refused_more(refused)
                 return found
-        self.refused_more(refused)
+        if refused:
+            self.refused_more(refused)
         return {}, CookieState(True, None, self.config.permanent_by_default, now, now, False, None)
 
     def _state(self, cookie: CookieSession) -> CookieState:
