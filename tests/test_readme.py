@@ -146,6 +146,23 @@ def test_flask_in_4_lines(reader):
     assert (reader / "sessions.db").exists()
 
 
+def test_where_am_i_signed_in_serves_every_visitor(reader):
+    """The snippet as an app: an anonymous visitor pressing "sign out
+    everywhere else" gets its page (no owner, nothing to end), not a 500."""
+    namespace = run(block("Where am I signed in? Listing and revoking sessions"), 0, {})
+    mw = namespace["mw"]
+    anonymous = Client(LintMiddleware(mw))
+    response = anonymous.get("/sign-out-everywhere-else")
+    assert response.status_code == 200 and response.get_data() == b"ok"
+    response.close()
+    browsers = [Client(LintMiddleware(mw)) for _ in range(2)]
+    for browser in browsers:
+        browser.get("/login").close()
+    assert len(mw.sessions("42")) == 2
+    browsers[0].get("/sign-out-everywhere-else").close()
+    assert len(mw.sessions("42")) == 1
+
+
 def test_the_documented_store_protocol_is_the_real_one(reader):
     documented = run(block("Choosing a store"), 0, {"__name__": "readme"})["Store"]
     for name in ("load", "save", "delete", "touch"):
