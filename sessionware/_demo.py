@@ -50,7 +50,8 @@ from html import escape
 from typing import Any
 
 from sessionware import _demo_page as ui
-from sessionware._demo_app import DemoApp, DemoRequest, action, button, page
+from sessionware._demo_app import DemoApp, DemoRequest, action, button, page, probe
+from sessionware.errors import StoreError
 from sessionware.middleware import SessionMiddleware
 from sessionware.stores.base import Store
 from sessionware.stores.cookie import CookieStore
@@ -259,6 +260,19 @@ def make_app(
     demo = DemoApp()
     demo.middleware = SessionMiddleware(demo, secret_key, store=store, **options)
     return demo.middleware
+
+
+def store_problem(store: Store | CookieStore) -> str | None:
+    """Why ``store`` cannot serve the demo right now (one lookup of an id no
+    session has), or ``None``; said at start, as the pages say it."""
+    try:
+        probe(store)
+    except StoreError as exc:
+        return (
+            f"the store does not answer: {exc} The demo starts anyway; its pages "
+            "say so until the store answers."
+        )
+    return None
 
 
 def _app_from_env() -> SessionMiddleware:

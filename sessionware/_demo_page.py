@@ -249,3 +249,14 @@ writes only the keys that changed. <span class="pill" id="record-size">{total} b
 <table id="record"><tr><th>key</th><th>bytes</th><th>value</th></tr>{"".join(rows)}</table>
 <p class="note">Keys that start with <code>\\x00</code> are sessionware's own: when
 the session was created, and its flags.</p></section>"""
+
+
+def store_down_panel(store: Any) -> str:
+    """What the page shows instead of the panels while the store does not answer."""
+    return (
+        f'<section class="wide" id="store-down"><h2>The store does not answer '
+        f"<small>{escape(repr(store))}</small></h2>"
+        "<p>Every page of the demo reads the session, and this store holds it: "
+        "nothing can be shown or changed until it answers. Reload this page once "
+        "it runs again.</p></section>"
+    )

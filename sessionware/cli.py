@@ -103,7 +103,7 @@ def _cleanup(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from werkzeug.serving import run_simple
 
-    from sessionware._demo import make_app
+    from sessionware._demo import make_app, store_problem
 
     secret_key = args.secret_key or os.environ.get("SESSIONWARE_SECRET_KEY") or None
     store = args.store or os.environ.get("SESSIONWARE_STORE") or "cookie://"
@@ -115,6 +115,9 @@ def _demo(args: argparse.Namespace) -> int:
         cookie_secure=args.cookie_secure,
     )
     _check_bindable(args.host, args.port)
+    problem = store_problem(app.store)
+    if problem is not None:
+        print(f"sessionware demo: {_one_line(problem)}", file=sys.stderr, flush=True)
     if secret_key is None:
         print(
             "no --secret-key or SESSIONWARE_SECRET_KEY: using a random key, "

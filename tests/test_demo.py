@@ -465,3 +465,39 @@ def test_every_redirect_is_relative_whatever_the_host(host):
             expected = back if back in demo_app.PAGES else "/"
             assert location.startswith(expected + "?done="), (path, host, location)
             assert not location.startswith("//") and host not in location
+
+
+# -- a store that does not answer ------------------------------------------------
+
+
+def test_a_store_that_does_not_answer_is_a_page_not_a_bare_error():
+    from sessionware.stores import RedisStore
+
+    pytest.importorskip("redis")
+    browser = Browser(store=RedisStore(f"redis://127.0.0.1:{free_port()}/0"))
+    for method, path in [("get", "/"), ("get", "/check"), ("get", "/sessions"),
+                         ("post", "/set"), ("post", "/login"), ("post", "/put")]:  # fmt: skip
+        response = getattr(browser.client, method)(
+            path, data={"next": "/", "user": "a", "key": "k"}
+        )
+        page = response.get_data(as_text=True)
+        assert response.status_code == 503, (path, response.status)
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert field(page, "message").startswith("The store does not answer: RedisStore(")
+        assert "Nothing was saved" in field(page, "message")
+        assert "Set-Cookie" not in response.headers
+
+
+def test_the_demo_command_says_at_start_that_the_store_does_not_answer(tmp_path):
+    from gunicorn_server import demo_server
+
+    pytest.importorskip("redis")
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    with demo_server(tmp_path, "--store", url) as server:
+        response = requests.get(server.url + "/", timeout=10)
+        log = server.log_text()
+    assert response.status_code == 503 and "The store does not answer" in response.text
+    (line,) = [line for line in log.splitlines() if "does not answer" in line]
+    assert line.startswith("sessionware demo: the store does not answer: RedisStore(")
+    assert "starts anyway" in line and "hunter2" not in log
+    assert "Traceback" not in log
