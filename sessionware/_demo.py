@@ -134,7 +134,8 @@ def _modified(request: DemoRequest) -> str:
 
 @action(
     "/regenerate",
-    regenerate="Logged in: session.regenerate() gave the session a new sid, same data.",
+    regenerate="New id: session.regenerate() gave the session a new sid, same data "
+    "(what a login does, against session fixation).",
 )
 def _regenerate(request: DemoRequest) -> str:
     request.session.regenerate()
@@ -193,7 +194,7 @@ def _operations(back: str) -> str:
         )
     }
 {button("/modified", "Force a save", "session.modified = True", back=back)}
-{button("/regenerate", "Log in", "session.regenerate()", back=back)}
+{button("/regenerate", "Regenerate id (log in)", "session.regenerate()", back=back)}
 {button("/clear", "Clear", "session.clear()", back=back, danger=True)}
 {button("/logout", "Log out", "session.invalidate()", back=back, danger=True)}
 </div></section>"""
@@ -237,7 +238,7 @@ def _check(request: DemoRequest) -> str:
     ) + _panels(request, back="/check")
 
 
-# "Your sessions" (sign in as an owner, sign out everywhere else): its page
+# "Your sessions" (set an owner, sign out everywhere else): its page
 # and actions register themselves on import, after the pages above.
 from sessionware import _demo_sessions  # noqa: E402, F401
 

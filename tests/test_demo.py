@@ -501,3 +501,36 @@ def test_the_demo_command_says_at_start_that_the_store_does_not_answer(tmp_path)
     assert line.startswith("sessionware demo: the store does not answer: RedisStore(")
     assert "starts anyway" in line and "hunter2" not in log
     assert "Traceback" not in log
+
+
+# -- "Your sessions" -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_sign_out_everywhere_else_is_offered_only_where_it_works(kind, tmp_path):
+    browser = Browser(store=store_for(kind, tmp_path))
+    page = browser.post("/login", {"user": "alice"}, back="/sessions")
+    assert field(page, "signed-in-as") == "alice"
+    offered = 'id="do-sign-out-others"' in page
+    if kind == "cookie":
+        assert not offered
+        note = field(page, "sign-out-note")
+        assert "cookie store" in note and "--store sqlite:///demo.db" in page
+        # A POST anyway (an old page): the message points at that note, on the page.
+        page = browser.post("/sign-out-others", back="/sessions")
+        assert "see the note on this page" in field(page, "message")
+        assert 'id="sign-out-note"' in page
+    else:
+        assert offered and 'id="sign-out-note"' not in page
+        page = browser.post("/sign-out-others", back="/sessions")
+        assert field(page, "message").startswith("Signed out everywhere else")
+
+
+def test_new_id_and_set_owner_are_named_apart():
+    browser = Browser()
+    labels = re.findall(r"<button[^>]*>([^<]*)</button>", browser.get("/"))
+    labels += re.findall(r"<button[^>]*>([^<]*)</button>", browser.get("/sessions"))
+    # session.regenerate() and session.owner = name: named by what they do,
+    # not "Log in" and "Sign in".
+    assert "Regenerate id (log in)" in labels and "Set owner (sign in)" in labels
+    assert "Log in" not in labels and "Sign in" not in labels

@@ -154,3 +154,42 @@ def test_no_script_from_a_session_runs(tmp_path):
         data = json.loads(field(driver, "data"))
         assert all(data[text] == text for text in HOSTILE)
         assert console_errors(driver) == []
+
+
+def cards_touching(driver, gap=6):
+    """Pairs of POST forms (the demo's cards and buttons) closer than ``gap`` px."""
+    return driver.execute_script(
+        """
+        const gap = arguments[0];
+        const boxes = [...document.querySelectorAll("form[method=post]")].map(form => {
+            const r = form.getBoundingClientRect();
+            return {id: form.querySelector("button").id, r};
+        });
+        const close = [];
+        for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+            const a = boxes[i].r, b = boxes[j].r;
+            const apart = a.right + gap <= b.left || b.right + gap <= a.left
+                || a.bottom + gap <= b.top || b.bottom + gap <= a.top;
+            if (!apart) close.push([boxes[i].id, boxes[j].id]);
+        }
+        return close;
+        """,
+        gap,
+    )
+
+
+def test_no_button_touches_another_card(tmp_path):
+    """Every page, signed in on a server-side store (every button shown),
+    wide and narrow: no two forms touch."""
+    with (
+        demo_server(tmp_path, "--store", f"sqlite:///{tmp_path}/demo.db") as server,
+        chromium(tmp_path) as driver,
+    ):
+        driver.get(server.url + "/sessions")
+        click(driver, "#do-login")
+        assert field(driver, "signed-in-as") == "alice"
+        for width in (1280, 400):
+            driver.set_window_size(width, 1000)
+            for path in ("/", "/check", "/sessions"):
+                driver.get(server.url + path)
+                assert cards_touching(driver) == [], (width, path)
