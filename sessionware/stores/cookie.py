@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sessionware._signing import BadToken, KeyRing, b64decode, b64encode
-from sessionware.errors import ConfigurationError
+from sessionware.errors import ConfigurationError, install_hint
 
 #: Tokens longer than this are refused before any work (browsers cap at ~4 KB).
 MAX_TOKEN_SIZE = 8192
@@ -44,7 +44,7 @@ class CookieStore:
             except ImportError:
                 raise ConfigurationError(
                     "CookieStore(encrypt=True) needs the cryptography package: "
-                    'pip install "sessionware[crypto]"'
+                    + install_hint("crypto")
                 ) from None
 
     def __repr__(self) -> str:
