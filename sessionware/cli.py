@@ -4,7 +4,6 @@ key, clean up a server-side store, list and revoke sessions."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import secrets
@@ -16,7 +15,14 @@ from types import FrameType
 from typing import NoReturn
 
 from sessionware import __version__
-from sessionware._decode import DECODE_HELP, DEFAULT_MAX_AGE, decode_cookie, to_json
+from sessionware._decode import (
+    DECODE_HELP,
+    DEFAULT_MAX_AGE,
+    decode_cookie,
+    dump_json,
+    printable,
+    to_json,
+)
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import from_url
 from sessionware.stores.cookie import CookieStore
@@ -53,7 +59,7 @@ def _decode(args: argparse.Namespace) -> int:
         if isinstance(exc, ConfigurationError):
             raise
         raise _Fail(f"cannot decode the cookie: {exc}") from None
-    print(json.dumps(report, indent=2, ensure_ascii=False))
+    print(dump_json(report, indent=2))  # control and bidi characters escaped
     return 0
 
 
@@ -97,7 +103,7 @@ def _cleanup(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from werkzeug.serving import run_simple
 
-    from sessionware._demo import make_app
+    from sessionware._demo import make_app, store_problem
 
     secret_key = args.secret_key or os.environ.get("SESSIONWARE_SECRET_KEY") or None
     store = args.store or os.environ.get("SESSIONWARE_STORE") or "cookie://"
@@ -109,6 +115,9 @@ def _demo(args: argparse.Namespace) -> int:
         cookie_secure=args.cookie_secure,
     )
     _check_bindable(args.host, args.port)
+    problem = store_problem(app.store)
+    if problem is not None:
+        print(f"sessionware demo: {_one_line(problem)}", file=sys.stderr, flush=True)
     if secret_key is None:
         print(
             "no --secret-key or SESSIONWARE_SECRET_KEY: using a random key, "
@@ -173,8 +182,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _one_line(message: str) -> str:
-    """``message`` on one line, with any URL password shown as ``***``."""
-    return _PASSWORD_RE.sub(r"\1***@", " ".join(message.split()))
+    """``message`` on one line, with any URL password shown as ``***`` and
+    unprintable characters (controls, bidirectional overrides) escaped."""
+    return printable(_PASSWORD_RE.sub(r"\1***@", " ".join(message.split())))
 
 
 def _parser() -> argparse.ArgumentParser:

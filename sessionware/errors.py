@@ -46,3 +46,10 @@ class UnsupportedValueError(SessionwareError, TypeError):
 
 class SessionWarning(UserWarning):
     """Oversized cookies, changes after the headers were sent, short secret keys."""
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs an extra, for "needs ..." messages: from
+    PyPI, and from a checkout of the source (where the first one would
+    install the released package instead)."""
+    return f'pip install "sessionware[{extra}]" (from a checkout: pip install -e ".[{extra}]")'

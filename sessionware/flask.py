@@ -57,6 +57,8 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any, cast
 
+from sessionware.errors import install_hint
+
 try:
     import flask
     from flask.sessions import NullSession, SessionInterface
@@ -64,7 +66,7 @@ except ImportError as exc:
     if exc.name != "flask" and not (exc.name or "").startswith("flask."):
         raise  # Flask is there but broken: its own error says more
     raise ImportError(
-        'sessionware.flask needs Flask: pip install "sessionware[flask]"', name=exc.name
+        f"sessionware.flask needs Flask: {install_hint('flask')}", name=exc.name
     ) from exc
 from werkzeug.datastructures import Headers
 

@@ -87,24 +87,32 @@ class CookieBackend(BaseBackend):
     def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], SessionState]:
         now = int(time.time())
         checked: list[CookieSession] = []
+        refused = 0  # cookies refused so far: only the first few are logged
         for token in self.tokens(environ):
             try:
                 cookie = read_cookie(self.sealer, token, self.config.permanent_lifetime)
             except (BadToken, DecodeError) as exc:
-                self.debug(str(exc))
+                refused = self.refuse(str(exc), None, refused)
                 continue
             if self.absolute and self.expired(cookie[2], now):
+                refused = self.refuse("past absolute_lifetime", None, refused)
                 continue
             if self.revocations is not None:
                 checked.append(cookie)  # checked together below: one round trip
                 if len(checked) == MAX_REVOCATION_CHECKS:
                     break
                 continue
+            if refused:  # rare: the summary of what was not logged, if anything
+                self.refused_more(refused)
             return cookie[3], self._state(cookie)
         if checked:
-            found = self._unrevoked(checked)
+            found, refused = self._unrevoked(checked, refused)
             if found is not None:
+                if refused:
+                    self.refused_more(refused)
                 return found
+        if refused:
+            self.refused_more(refused)
         return {}, CookieState(True, None, self.config.permanent_by_default, now, now, False, None)
 
     def _state(self, cookie: CookieSession) -> CookieState:
@@ -117,17 +125,21 @@ class CookieBackend(BaseBackend):
             state.owner_since = since
         return state
 
-    def _unrevoked(self, cookies: list[CookieSession]) -> tuple[dict[str, Any], CookieState] | None:
+    def _unrevoked(
+        self, cookies: list[CookieSession], refused: int
+    ) -> tuple[tuple[dict[str, Any], CookieState] | None, int]:
         """The first of the verified ``cookies`` that is not revoked, all
-        checked in one round trip. A failing revocation store raises
-        StoreError: a check that cannot be made never lets a cookie through."""
+        checked in one round trip, and the request's refusals so far. A
+        failing revocation store raises StoreError: a check that cannot be
+        made never lets a cookie through."""
         assert self.revocations is not None
         verdicts = self.revocations.check_many([(c[0], c[7], c[8]) for c in cookies])
         for cookie, verdict in zip(cookies, verdicts, strict=True):
-            state = self.admit(cookie, verdict)
-            if state is not None:
-                return cookie[3], state
-        return None
+            if verdict == REVOKED:
+                refused = self.refuse("revoked", cookie[0], refused)
+                continue
+            return (cookie[3], self._admitted(cookie, verdict)), refused
+        return None, refused
 
     def admit(self, cookie: CookieSession, verdict: int) -> CookieState | None:
         """The state of a verified cookie given the revocation store's
@@ -135,6 +147,9 @@ class CookieBackend(BaseBackend):
         if verdict == REVOKED:
             self.debug("revoked", cookie[0])
             return None
+        return self._admitted(cookie, verdict)
+
+    def _admitted(self, cookie: CookieSession, verdict: int) -> CookieState:
         state = self._state(cookie)
         if verdict == KEPT:
             # Spared by revoke_owner(keep=...): re-issued as owned from

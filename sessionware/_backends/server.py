@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
 from sessionware._codec import DecodeError, decode, encode, encode_items
+from sessionware._config import warn
 from sessionware._owners import index_owner
 from sessionware._signing import BadToken, KeyRing
 from sessionware._state import Headers, ServerState, new_sid
 from sessionware.audit import audit
+from sessionware.errors import SessionWarning
 from sessionware.stores.base import Refresh
+from sessionware.stores.memory import SHARED_WARNING
 
 if TYPE_CHECKING:
     from sessionware._config import Config
@@ -65,16 +68,22 @@ class ServerBackend(BaseBackend):
         # also applies a due refresh, so a read-only request of a permanent
         # session is one round trip instead of a load and a touch.
         self.load_refreshing = getattr(store, "load_refreshing", None)
+        #: A store whose records live in this process (MemoryStore): the
+        #: first load under a multi-process server warns, then this is False.
+        self.per_process: bool = getattr(store, "per_process", False)
 
     def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], ServerState]:
+        if self.per_process:
+            self._check_processes(environ)
         now = int(time.time())
         verified: list[tuple[str, int, int]] = []  # (sid, issued, key index), in order
         permanent = False  # the first id's cookie said so (_PERMANENT_HINT)
+        refused = 0  # cookies refused so far: only the first few are logged
         for token in self.tokens(environ):
             try:
                 raw, issued, index = self.keys.unsign(token, self.config.permanent_lifetime)
             except BadToken as exc:
-                self.debug(str(exc))
+                refused = self.refuse(str(exc), None, refused)
                 continue
             # Signed by us, so it is one of our sids, perhaps with the hint.
             if raw[-1:] == _PERMANENT_HINT:
@@ -82,8 +91,14 @@ class ServerBackend(BaseBackend):
                 permanent = permanent or not verified
             verified.append((raw.decode("ascii"), issued, index))
             if len(verified) == MAX_LOOKUPS:
-                self.debug(f"more than {MAX_LOOKUPS} verified session ids; the rest are ignored")
+                refused = self.refuse(
+                    f"more than {MAX_LOOKUPS} verified session ids; the rest are ignored",
+                    None,
+                    refused,
+                )
                 break
+        if refused:  # rare; then the ids below log a line each only while under the limit
+            refused = self.refused_more(refused)
         if len(verified) == 1:  # the common case: one round trip, no batch
             sid, issued, index = verified[0]
             load_refreshing = self.load_refreshing
@@ -91,31 +106,47 @@ class ServerBackend(BaseBackend):
                 # The store extends the TTL in the same round trip if the
                 # record turns out to be permanent: no touch at save time.
                 loaded = self.open_record(
-                    sid, issued, index, load_refreshing(sid, self._refresh(now)), now
+                    sid, issued, index, load_refreshing(sid, self._refresh(now)), now, refused
                 )
                 if loaded is not None:
                     loaded[1].refreshed = loaded[1].permanent
                     return loaded
             else:
-                loaded = self.open_record(sid, issued, index, self.store.load(sid), now)
+                loaded = self.open_record(sid, issued, index, self.store.load(sid), now, refused)
                 if loaded is not None:
                     return loaded
         elif verified:
             records = self.lookup_many([sid for sid, _, _ in verified])
             for (sid, issued, index), record in zip(verified, records, strict=False):
-                loaded = self.open_record(sid, issued, index, record, now)
+                loaded = self.open_record(sid, issued, index, record, now, refused)
                 if loaded is not None:
                     return loaded
+                refused += 1
+            self.refused_more(refused)
         # No session came with the request (and no round trip when no id did).
         return {}, ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
 
+    def _check_processes(self, environ: dict[str, Any]) -> None:
+        """Warn once when a per-process store serves a multi-process server
+        (the first load decides: a server does not change its processes)."""
+        self.per_process = False
+        if environ.get("wsgi.multiprocess"):
+            warn(SHARED_WARNING.format(store=type(self.store).__name__), SessionWarning)
+
     def open_record(
-        self, sid: str, issued: int, index: int, record: dict[str, bytes] | None, now: int
+        self,
+        sid: str,
+        issued: int,
+        index: int,
+        record: dict[str, bytes] | None,
+        now: int,
+        refused: int = 0,
     ) -> tuple[dict[str, Any], ServerState] | None:
         """The data and state of a verified id's record, or ``None`` when it
-        is no session (no live record, undecodable, past its deadline)."""
+        is no session (no live record, undecodable, past its deadline);
+        ``refused``: the request's refusals so far (only a few are logged)."""
         if record is None or MARKER not in record:
-            self.debug("no live record for this session id", sid)
+            self.refuse("no live record for this session id", sid, refused)
             return None
         try:
             created, flags, owner = read_meta(record)
@@ -135,6 +166,7 @@ class ServerBackend(BaseBackend):
             )
             return None
         if self.absolute and self.expired(created, now):
+            self.refuse("past absolute_lifetime", sid, refused)
             return None
         state = ServerState(  # positional: this runs on every load
             False, sid, bool(flags & FLAG_PERMANENT), created, issued, index > 0, record

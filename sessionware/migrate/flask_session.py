@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, Signer
 
 from sessionware._codec import MAX_SIZE, DecodeError
 from sessionware._config import check_keys
-from sessionware.errors import ConfigurationError, StoreError
+from sessionware.errors import ConfigurationError, StoreError, install_hint
 from sessionware.migrate._common import Found, accept, debug
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class FlaskSessionRedis:
             import redis
         except ImportError as exc:
             raise ConfigurationError(
-                'FlaskSessionRedis needs the redis package; pip install "sessionware[redis]"'
+                f"FlaskSessionRedis needs the redis package; {install_hint('redis')}"
             ) from exc
         if isinstance(url_or_client, str):
             try:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from sessionware._config import warn
 from sessionware._signing import BadToken, KeyRing, b64decode, b64encode
-from sessionware.errors import ConfigurationError
+from sessionware.errors import ConfigurationError, install_hint
 
 if TYPE_CHECKING:
     from sessionware.stores.base import Store
@@ -104,7 +104,7 @@ class CookieStore:
             except ImportError:
                 raise ConfigurationError(
                     "CookieStore(encrypt=True) needs the cryptography package: "
-                    'pip install "sessionware[crypto]"'
+                    + install_hint("crypto")
                 ) from None
 
     @property
