@@ -171,7 +171,14 @@ def free_session(app: Any) -> None:
 def middleware_in_front(app: Any) -> None:
     """The bare middleware in front of Flask (no adapter; views use the environ)."""
     free_session(app)
-    app.wsgi_app = SessionMiddleware(app.wsgi_app, SECRET)
+    flask_wsgi_app = app.wsgi_app
+
+    def inner(environ: Any, start_response: Any) -> Any:
+        # A plain function: SessionMiddleware refuses Flask's own wsgi_app
+        # (users get the adapter); measured here on purpose.
+        return flask_wsgi_app(environ, start_response)
+
+    app.wsgi_app = SessionMiddleware(inner, SECRET)
 
 
 def sessionware_flask(app: Any) -> None:

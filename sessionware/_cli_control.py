@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from sessionware._config import seconds
+from sessionware._decode import dump_json
 from sessionware.control import SessionControl, read_record
 from sessionware.errors import ConfigurationError
 from sessionware.stores import from_url
@@ -85,7 +85,7 @@ def sessions(args: argparse.Namespace) -> int:
             "last_seen": info.last_seen.isoformat(),
             "permanent": info.permanent,
         }
-        print(json.dumps(line, ensure_ascii=True))
+        print(dump_json(line))  # control and bidi characters escaped
     return 0
 
 

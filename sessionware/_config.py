@@ -36,8 +36,9 @@ _SAMESITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
 _PACKAGE = __name__.partition(".")[0]
 
 
-def user_stacklevel() -> int:
-    """The ``stacklevel`` that makes a warning name the first frame outside sessionware.
+def user_stacklevel(also: tuple[str, ...] = ()) -> int:
+    """The ``stacklevel`` that makes a warning name the first frame outside sessionware
+    (and outside the packages named in ``also``: frameworks that call it).
 
     Counted from the function that calls :func:`warnings.warn` (level 1), so
     a warning raised anywhere inside the package, however deep, names the
@@ -46,9 +47,10 @@ def user_stacklevel() -> int:
     """
     frame = sys._getframe(1)  # the caller of this function: level 1
     level = 1
+    packages = (_PACKAGE, *also)
     while frame.f_back is not None:
         module = frame.f_globals.get("__name__", "")
-        if module != _PACKAGE and not module.startswith(_PACKAGE + "."):
+        if module.partition(".")[0] not in packages:
             break
         frame = frame.f_back
         level += 1

@@ -60,22 +60,24 @@ class CookieHeaders:
         regular-expression scan that yields the values one at a time, so each
         rejected value is dropped before the next is made. A 64 KiB header
         thus costs about one copy of itself (splitting it into a list of
-        pairs first would cost twenty, for a header of tiny pairs). Values are
-        not unquoted: ours never need quoting, and each is verified before it
-        is used.
+        pairs first would cost twenty, for a header of tiny pairs). A value
+        in double quotes (RFC 6265 allows ``session="..."``) is the value
+        inside them: quotes are stripped with the blanks (``' \\t"'``), in
+        the same call (ours never contain one, and each value is verified before it is
+        used, so a stray quote can only make a token fail to verify).
         """
         prefix = self._prefix
         if prefix not in header:  # the common case of other cookies only
             return ()
         first = header.find(prefix)
         if first == 0 and ";" not in header:  # a lone cookie
-            return (header[len(prefix) :].strip(" \t"),)
+            return (header[len(prefix) :].strip(' \t"'),)
         if header.find(prefix, first + 1) == -1:  # the common case of one among others
             if header[header.rfind(";", 0, first) + 1 : first].strip(" \t"):
                 return ()  # inside another pair's value: "a=b session=..."
             end = header.find(";", first)
-            return (header[first + len(prefix) : None if end == -1 else end].strip(" \t"),)
-        return (match[1].strip(" \t") for match in self._pairs.finditer(header))
+            return (header[first + len(prefix) : None if end == -1 else end].strip(' \t"'),)
+        return (match[1].strip(' \t"') for match in self._pairs.finditer(header))
 
     def set_header(self, value: str, max_age: int | None) -> tuple[str, str]:
         """``Set-Cookie`` for ``value``; ``max_age=None`` makes a browser-session cookie."""

@@ -93,6 +93,36 @@ def to_json(value: Any) -> Any:
     return {"$repr": repr(value)}  # the codec decodes nothing else; never crash
 
 
+def dump_json(value: Any, indent: int | None = None) -> str:
+    """``value`` as JSON that is safe to print on a terminal.
+
+    Text stays readable (``ensure_ascii=False``), but every character that
+    is not printable is written as a ``\\uXXXX`` escape, still valid JSON:
+    JSON itself escapes only C0 controls, so DEL, C1 controls (U+0080 to
+    U+009F, ESC's 8-bit twin among them), line separators and the
+    bidirectional overrides and isolates (U+202A to U+202E, U+2066 to
+    U+2069), which can make a terminal show other text than the data holds,
+    would pass raw. Outside strings, JSON has only printable characters and
+    the newlines of ``indent``.
+    """
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    if text.replace("\n", "").isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == "\n" else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    # json.dumps with ensure_ascii writes \uXXXX (a surrogate pair above U+FFFF).
+    return json.dumps(char)[1:-1] if ord(char) > 0x7F else f"\\u{ord(char):04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` for one line of a message: unprintable characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _iso(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
@@ -103,7 +133,7 @@ def _cookie_value(text: str, name: str) -> str:
         if text.lower().startswith(prefix):
             text = text[len(prefix) :].strip()
     if "=" not in text:
-        return text  # the bare value (signed tokens never contain "=")
+        return text.strip('"')  # the bare value (signed tokens never contain "=")
     cookies = parse_cookie(text)
     if name not in cookies:
         names = ", ".join(sorted(cookies)) or "none"

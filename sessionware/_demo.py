@@ -50,7 +50,8 @@ from html import escape
 from typing import Any
 
 from sessionware import _demo_page as ui
-from sessionware._demo_app import DemoApp, DemoRequest, action, button, page
+from sessionware._demo_app import DemoApp, DemoRequest, action, button, page, probe
+from sessionware.errors import StoreError
 from sessionware.middleware import SessionMiddleware
 from sessionware.stores.base import Store
 from sessionware.stores.cookie import CookieStore
@@ -133,7 +134,8 @@ def _modified(request: DemoRequest) -> str:
 
 @action(
     "/regenerate",
-    regenerate="Logged in: session.regenerate() gave the session a new sid, same data.",
+    regenerate="New id: session.regenerate() gave the session a new sid, same data "
+    "(what a login does, against session fixation).",
 )
 def _regenerate(request: DemoRequest) -> str:
     request.session.regenerate()
@@ -192,7 +194,7 @@ def _operations(back: str) -> str:
         )
     }
 {button("/modified", "Force a save", "session.modified = True", back=back)}
-{button("/regenerate", "Log in", "session.regenerate()", back=back)}
+{button("/regenerate", "Regenerate id (log in)", "session.regenerate()", back=back)}
 {button("/clear", "Clear", "session.clear()", back=back, danger=True)}
 {button("/logout", "Log out", "session.invalidate()", back=back, danger=True)}
 </div></section>"""
@@ -236,7 +238,7 @@ def _check(request: DemoRequest) -> str:
     ) + _panels(request, back="/check")
 
 
-# "Your sessions" (sign in as an owner, sign out everywhere else): its page
+# "Your sessions" (set an owner, sign out everywhere else): its page
 # and actions register themselves on import, after the pages above.
 from sessionware import _demo_sessions  # noqa: E402, F401
 
@@ -259,6 +261,19 @@ def make_app(
     demo = DemoApp()
     demo.middleware = SessionMiddleware(demo, secret_key, store=store, **options)
     return demo.middleware
+
+
+def store_problem(store: Store | CookieStore) -> str | None:
+    """Why ``store`` cannot serve the demo right now (one lookup of an id no
+    session has), or ``None``; said at start, as the pages say it."""
+    try:
+        probe(store)
+    except StoreError as exc:
+        return (
+            f"the store does not answer: {exc} The demo starts anyway; its pages "
+            "say so until the store answers."
+        )
+    return None
 
 
 def _app_from_env() -> SessionMiddleware:

@@ -107,9 +107,10 @@ if (seen) seen.textContent = document.cookie || "(nothing)";
 """
 
 
-def _row(name: str, value: str, ident: str = "", mono: bool = False) -> str:
+def _row(name: str, value: object, ident: str = "", mono: bool = False) -> str:
+    """A table row; ``value`` is text (escaped here, so no caller can forget)."""
     attrs = (f' id="{ident}"' if ident else "") + (' class="mono"' if mono else "")
-    return f"<tr><th>{escape(name)}</th><td{attrs}>{value}</td></tr>"
+    return f"<tr><th>{escape(name)}</th><td{attrs}>{escape(str(value))}</td></tr>"
 
 
 def session_panel(session: Session) -> str:
@@ -117,15 +118,15 @@ def session_panel(session: Session) -> str:
     stored = not session.new
     # A new session's sid was never saved (and an empty one never will be):
     # show only an id the browser actually holds.
-    sid = escape(session.sid) if stored else "none"
+    sid = session.sid if stored else "none"
     data = json.dumps(to_json(dict(session)), indent=2, sort_keys=True, ensure_ascii=False)
     rows = "".join(
         (
             _row("sid", sid, "sid", mono=True),
-            _row("new", str(session.new), "new"),
-            _row("permanent", str(session.permanent), "permanent"),
-            _row("owner", str(session.owner), "owner"),
-            _row("keys", str(len(session)), "keys"),
+            _row("new", session.new, "new"),
+            _row("permanent", session.permanent, "permanent"),
+            _row("owner", session.owner, "owner"),
+            _row("keys", len(session), "keys"),
         )
     )
     return f"""<section><h2>The session <small>environ["session"]</small></h2>
@@ -196,13 +197,13 @@ def cookie_panel(session: Session, middleware: SessionMiddleware, environ: Any) 
     )
     rows = "".join(
         (
-            _row("value", escape(shown), "cookie-value", mono=True),
-            _row("holds", escape(_parts(value, middleware.store))),
-            _row("Expires", escape(expires), "cookie-expires"),
+            _row("value", shown, "cookie-value", mono=True),
+            _row("holds", _parts(value, middleware.store)),
+            _row("Expires", expires, "cookie-expires"),
             _row("HttpOnly", "yes: scripts cannot read it" if config.cookie_httponly else "no"),
-            _row("SameSite", escape(str(config.cookie_samesite)), "cookie-samesite"),
+            _row("SameSite", config.cookie_samesite, "cookie-samesite"),
             _row("Secure", "yes: HTTPS only" if config.cookie_secure else "no"),
-            _row("Path", escape(config.cookie_path)),
+            _row("Path", config.cookie_path),
         )
     )
     return f"""{intro}
@@ -248,3 +249,14 @@ writes only the keys that changed. <span class="pill" id="record-size">{total} b
 <table id="record"><tr><th>key</th><th>bytes</th><th>value</th></tr>{"".join(rows)}</table>
 <p class="note">Keys that start with <code>\\x00</code> are sessionware's own: when
 the session was created, and its flags.</p></section>"""
+
+
+def store_down_panel(store: Any) -> str:
+    """What the page shows instead of the panels while the store does not answer."""
+    return (
+        f'<section class="wide" id="store-down"><h2>The store does not answer '
+        f"<small>{escape(repr(store))}</small></h2>"
+        "<p>Every page of the demo reads the session, and this store holds it: "
+        "nothing can be shown or changed until it answers. Reload this page once "
+        "it runs again.</p></section>"
+    )

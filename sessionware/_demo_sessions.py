@@ -1,12 +1,13 @@
-"""The demo's "Your sessions" page: sign in as an owner, see where you are
-signed in (``mw.sessions``), and sign out everywhere else
+"""The demo's "Your sessions" page: set the session's owner (a sign-in),
+see where you are signed in (``mw.sessions``), and sign out everywhere else
 (``mw.revoke_owner(owner, keep=session.sid)``).
 
 Registered with the demo's ``page``/``action`` decorators when
-:mod:`sessionware._demo` imports it. Sign in as the same name in two
-browsers, then press the button in one: the other is signed out on its next
-request. Listing needs a server-side store (``--store sqlite:///demo.db``);
-with the cookie store the page says so.
+:mod:`sessionware._demo` imports it. Set the same owner in two browsers,
+then press "Sign out everywhere else" in one: the other is signed out on its next
+request. Listing and signing out need a server-side store (``--store
+sqlite:///demo.db``); with the cookie store the page says so, and offers no
+sign-out button.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from sessionware.errors import ConfigurationError
 
 @action(
     "/login",
-    login="Signed in: session.regenerate(), then session.owner = the name.",
-    login_noname="Give a name to sign in as.",
+    login="Owner set (a sign-in): session.regenerate(), then session.owner = the name.",
+    login_noname="Give a name to set as the owner.",
 )
 def _login(request: DemoRequest) -> str:
     user = request.form.get("user", "").strip()
@@ -37,8 +38,8 @@ def _login(request: DemoRequest) -> str:
 @action(
     "/sign-out-others",
     signed_out="Signed out everywhere else: mw.revoke_owner(owner, keep=session.sid).",
-    not_signed_in="Sign in first: this session has no owner.",
-    no_revocation="This store cannot end other sessions (see the note below).",
+    not_signed_in="Set an owner first: this session has none.",
+    no_revocation="This store cannot end other sessions: see the note on this page.",
 )
 def _sign_out_others(request: DemoRequest) -> str:
     owner = request.session.owner
@@ -70,35 +71,58 @@ def _listing(request: DemoRequest, owner: str) -> str:
     )
 
 
+def _can_revoke(request: DemoRequest) -> bool:
+    """Whether ``revoke_owner`` can work: a server-side store, or the cookie
+    store with a revocation store (``revocation=``)."""
+    control = request.middleware.control
+    return control.store is not None or control.revocations is not None
+
+
+#: Shown instead of the sign-out button where it cannot work.
+_CANNOT_REVOKE = (
+    '<p class="note" id="sign-out-note">No "sign out everywhere else" here: with the '
+    "cookie store each browser holds its whole session, and nothing on the server "
+    "can take a cookie back. Run the demo with a server-side store "
+    "(<code>sessionware demo --store sqlite:///demo.db</code>), or give the "
+    "middleware a revocation store (<code>revocation=</code>).</p>"
+)
+
+
 @page("/sessions", "Your sessions")
 def _sessions(request: DemoRequest) -> str:
     owner = request.session.owner
-    sign_in = button(
-        "/login",
-        "Sign in",
-        "session.owner = name",
-        '<input name="user" value="alice" required> ',
-        back="/sessions",
-    )
+    cards = [
+        button(
+            "/login",
+            "Set owner (sign in)",
+            "session.regenerate(); session.owner = name",
+            '<input name="user" value="alice" required> ',
+            back="/sessions",
+        )
+    ]
     if owner is None:
         body = (
-            '<p id="sessions-note">Not signed in. Sign in under the same name in two '
-            "browsers, then sign out everywhere else from one of them.</p>"
+            '<p id="sessions-note">Not signed in: this session has no owner. Set the '
+            "same owner in two browsers, then sign out everywhere else from one of them.</p>"
         )
     else:
         body = (
             f'<p>Signed in as <b id="signed-in-as">{escape(owner)}</b>. '
-            "<code>mw.sessions(owner)</code>, newest first:</p>"
-            + _listing(request, owner)
-            + button(
-                "/sign-out-others",
-                "Sign out everywhere else",
-                "mw.revoke_owner(owner, keep=session.sid)",
-                back="/sessions",
-                danger=True,
-            )
+            "<code>mw.sessions(owner)</code>, newest first:</p>" + _listing(request, owner)
         )
+        if _can_revoke(request):
+            cards.append(
+                button(
+                    "/sign-out-others",
+                    "Sign out everywhere else",
+                    "mw.revoke_owner(owner, keep=session.sid)",
+                    back="/sessions",
+                    danger=True,
+                )
+            )
+    if not _can_revoke(request):
+        body += _CANNOT_REVOKE
     return (
         f'<section class="wide"><h2>Where am I signed in?</h2>{body}'
-        f'<div class="actions">{sign_in}</div></section>' + ui.session_panel(request.session)
+        f'<div class="actions">{"".join(cards)}</div></section>' + ui.session_panel(request.session)
     )

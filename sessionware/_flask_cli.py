@@ -15,10 +15,12 @@ commands = AppGroup("sessionware", help="Sessionware session maintenance.")
 @commands.command("cleanup")
 def cleanup() -> None:
     """Remove expired sessions from the configured server-side store."""
-    from sessionware.flask import Sessionware, settle
+    from sessionware._flask_middleware import FlaskMiddleware
+    from sessionware.flask import Sessionware
 
     middleware = Sessionware.middleware()
-    settle(middleware)
+    if isinstance(middleware, FlaskMiddleware):
+        middleware.follow_config()
     store = middleware.store
     if isinstance(store, CookieStore):
         raise click.ClickException(

@@ -178,9 +178,7 @@ class Revocations:
         except ValueError:
             return -1  # an entry we cannot read: such a session is refused
 
-    def leave(
-        self, sid: str, new_sid: str | None, kind: bytes, owner: str | None = None
-    ) -> tuple[bool, int]:
+    def leave(self, sid: str, new_sid: str | None, kind: bytes) -> bool:
         """A session leaves ``sid`` behind: moved to ``new_sid`` (``kind``
         :data:`MOVED`, a regenerate) or ended by a logout (:data:`ENDED`,
         with or without a fresh session ``new_sid``). Refuse ``sid`` and
@@ -192,28 +190,20 @@ class Revocations:
         that finds a logout gives up its new session (``False``), and so does
         a logout's fresh session that finds an earlier logout (it holds data
         written by a request that loaded the session before that logout).
-        With ``owner``, its current epoch is read in the same round trip
-        (else 0 is returned for it).
         """
         own = _POINTER + (new_sid or secrets.token_urlsafe(8) + ".")
         entry_id = _SID_ID + sid
         ttl = self.entry_ttl()
         self.store.save(entry_id, {"r": b"1", own: kind}, ttl)
         self._forget()
-        ids = [entry_id] if owner is None else [entry_id, owner_id(owner)]
-        records = load_many(self.store, ids)
-        try:
-            epoch = 0 if owner is None else _epoch(records[1])
-        except ValueError:
-            epoch = -1  # an entry we cannot read: such a session is refused
-        entry = records[0] or {}
+        entry = self.store.load(entry_id) or {}
         others = [(k, v) for k, v in entry.items() if k[:3] == _POINTER and k != own]
         if kind == MOVED:
-            return all(value != ENDED for _, value in others), epoch
+            return all(value != ENDED for _, value in others)
         moved = [key[3:] for key, value in others if value == MOVED]
         for target in moved:
             self.store.save(_SID_ID + target, {"r": b"1"}, ttl)
-        return new_sid is None or all(value != ENDED for _, value in others), epoch
+        return new_sid is None or all(value != ENDED for _, value in others)
 
     # -- checking -------------------------------------------------------------
 

@@ -8,11 +8,12 @@ lines, useless to hijack a session), ``owner`` and, for ``rejected``,
 at will); the others are INFO. No record ever holds a cookie value, a full
 sid, session data or a secret.
 
-Owners are strings the application chose; they reach log lines only escaped
-(control characters, line breaks and other unprintable characters as
-``\\n``, ``\\x00``, ...) and cut to :data:`MAX_OWNER_CHARS`, in the message
-and in the ``owner`` attribute alike, so an owner can neither forge a log
-line nor bloat one.
+Owners are strings the application chose, and a sid given to ``revoke``
+may come from a request: every attribute reaches log lines only escaped
+(control characters, line breaks, bidirectional overrides and other
+unprintable characters as ``\\n``, ``\\x00``, ``\\u202e``, ...), and owners
+are cut to :data:`MAX_OWNER_CHARS`, in the message and in the attributes
+alike, so nothing from a request can forge a log line or bloat one.
 
 Route the events where your security team reads them::
 
@@ -60,8 +61,12 @@ def audit(event: str, sid: str | None, owner: str | None = None, reason: str | N
     level = _LEVELS.get(event, logging.INFO)
     if not logger.isEnabledFor(level):
         return
-    short = sid[:SID_CHARS] if sid else None
+    # Every attribute escaped, not only the owner: a sid can come from a
+    # request too (an app's revoke(form["sid"])), and handlers print them raw.
+    short = printable(sid[:SID_CHARS]) if sid else None
     shown = printable(owner)
+    event = printable(event) or ""
+    reason = printable(reason)
     extra = {"event": event, "sid": short, "owner": shown, "reason": reason}
     if reason is None:
         logger.log(level, "session %s %s owner=%s", event, short, shown, extra=extra)

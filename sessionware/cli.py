@@ -4,7 +4,6 @@ key, clean up a server-side store, list and revoke sessions."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import secrets
@@ -16,7 +15,14 @@ from types import FrameType
 from typing import NoReturn
 
 from sessionware import __version__
-from sessionware._decode import DECODE_HELP, DEFAULT_MAX_AGE, decode_cookie, to_json
+from sessionware._decode import (
+    DECODE_HELP,
+    DEFAULT_MAX_AGE,
+    decode_cookie,
+    dump_json,
+    printable,
+    to_json,
+)
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import from_url
 from sessionware.stores.cookie import CookieStore
@@ -53,7 +59,7 @@ def _decode(args: argparse.Namespace) -> int:
         if isinstance(exc, ConfigurationError):
             raise
         raise _Fail(f"cannot decode the cookie: {exc}") from None
-    print(json.dumps(report, indent=2, ensure_ascii=False))
+    print(dump_json(report, indent=2))  # control and bidi characters escaped
     return 0
 
 
@@ -97,7 +103,7 @@ def _cleanup(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from werkzeug.serving import run_simple
 
-    from sessionware._demo import make_app
+    from sessionware._demo import make_app, store_problem
 
     secret_key = args.secret_key or os.environ.get("SESSIONWARE_SECRET_KEY") or None
     store = args.store or os.environ.get("SESSIONWARE_STORE") or "cookie://"
@@ -109,6 +115,9 @@ def _demo(args: argparse.Namespace) -> int:
         cookie_secure=args.cookie_secure,
     )
     _check_bindable(args.host, args.port)
+    problem = store_problem(app.store)
+    if problem is not None:
+        print(f"sessionware demo: {_one_line(problem)}", file=sys.stderr, flush=True)
     if secret_key is None:
         print(
             "no --secret-key or SESSIONWARE_SECRET_KEY: using a random key, "
@@ -173,8 +182,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _one_line(message: str) -> str:
-    """``message`` on one line, with any URL password shown as ``***``."""
-    return _PASSWORD_RE.sub(r"\1***@", " ".join(message.split()))
+    """``message`` on one line, with any URL password shown as ``***`` and
+    unprintable characters (controls, bidirectional overrides) escaped."""
+    return printable(_PASSWORD_RE.sub(r"\1***@", " ".join(message.split())))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -272,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     traceback.
     """
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_cookie_last(list(sys.argv[1:] if argv is None else argv)))
     if args.command == "demo" and args.cookie_samesite == "None" and not args.cookie_secure:
         # Browsers drop a SameSite=None cookie that is not Secure.
         parser.error("--cookie-samesite None needs --cookie-secure (browsers require Secure)")
@@ -288,6 +298,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(args.command, f"unexpected {type(exc).__name__}: {exc}")
         return 1
     return status
+
+
+#: decode's options that take a value; any argument of decode that is no option
+#: is the cookie, even one that begins with "-" as a token may (base64url).
+_DECODE_VALUED = frozenset({"--secret-key", "--fallback-key", "--max-age", "--cookie-name"})
+_DECODE_FLAGS = frozenset({"-h", "--help", "--encrypted"})
+
+
+def _cookie_last(argv: list[str]) -> list[str]:
+    """Move a ``decode`` cookie that begins with ``-`` after ``--``, where
+    argparse reads it as the positional argument it is. An unknown short
+    ``--option`` stays an option (argparse refuses it); a token is longer."""
+    if not argv or argv[0] != "decode" or "--" in argv:
+        return argv
+    rest: list[str] = []
+    cookies: list[str] = []
+    value_next = False
+    for arg in argv[1:]:
+        name = arg.split("=", 1)[0]
+        if value_next or not arg.startswith("-") or arg == "-":
+            rest.append(arg)
+            value_next = False
+        elif name in _DECODE_VALUED or name in _DECODE_FLAGS:
+            rest.append(arg)
+            value_next = name in _DECODE_VALUED and "=" not in arg
+        elif arg.startswith("--") and len(arg) < 24:
+            rest.append(arg)
+        else:
+            cookies.append(arg)
+    return ["decode", *rest, "--", *cookies] if cookies else argv
 
 
 def _error(command: str, message: str) -> None:

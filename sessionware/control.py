@@ -120,6 +120,9 @@ class SessionControl:
     :param lifetime: seconds a record lives after its last save or refresh
         (``permanent_lifetime``).
     :param revocations: the cookie store's revocation store, if any.
+    :param overflow: the cookie store's overflow store, if any: its sessions
+        are revoked as a server-side store's are, besides the revocation
+        entries that refuse cookies.
     """
 
     def __init__(
@@ -128,11 +131,14 @@ class SessionControl:
         read: Callable[[dict[str, bytes]], tuple[int, bool, str | None] | None],
         lifetime: int,
         revocations: Revocations | None = None,
+        overflow: Store | None = None,
     ) -> None:
         self.store = store
         self.read = read
         self.lifetime = lifetime
         self.revocations = revocations
+        #: Revokes the sessions kept in the cookie store's overflow store.
+        self.overflow = None if overflow is None else SessionControl(overflow, read, lifetime)
 
     def _index(self) -> _IndexedStore:
         store = self.store
@@ -179,14 +185,16 @@ class SessionControl:
         """End the session ``sid`` now; ``False`` when there was none.
 
         With the cookie store the sid is refused from now on and ``True`` is
-        returned (whether some browser holds it cannot be known).
+        returned (whether some browser holds it cannot be known); its record
+        in the overflow store, if any, is deleted.
         """
         if type(sid) is not str:
             raise TypeError(f"a sid must be a str, not {type(sid).__name__}")
         if self.store is None:
             revocations = self._revocations()
             revocations.revoke_sid(sid)
-            audit("revoked", sid)
+            if self.overflow is None or not self.overflow.revoke(sid):
+                audit("revoked", sid)
             return True
         store = self._index()
         record = store.load(sid)
@@ -204,8 +212,9 @@ class SessionControl:
         """End every session of ``owner`` but ``keep``; return how many.
 
         With the cookie store every cookie of ``owner`` issued before now
-        (but ``keep``) is refused from now on, and ``0`` is returned (how
-        many browsers hold one cannot be known).
+        (but ``keep``) is refused from now on; the count is that of the
+        owner's sessions deleted from the overflow store (``0`` without one:
+        how many browsers hold a cookie cannot be known).
         """
         owner = check_owner(owner)
         if keep is not None and type(keep) is not str:
@@ -213,7 +222,8 @@ class SessionControl:
         if self.store is None:
             self._revocations().revoke_owner(owner, keep)
             audit("revoked", None, owner)
-            return 0
+            # Sessions in the overflow store end as a server store's do.
+            return 0 if self.overflow is None else self.overflow.revoke_owner(owner, keep)
         ended = []
         for info in self.sessions(owner):
             if info.sid != keep:

@@ -27,7 +27,13 @@ class StoreError(SessionwareError):
 
 
 class CookieTooLargeError(SessionwareError, ValueError):
-    """The session cookie would exceed the browser limit (``strict_size=True``)."""
+    """The session no longer fits in its cookie (over the 4093 bytes browsers keep).
+
+    Raised when the response is saved, by the cookie store with its default
+    ``oversize="raise"``: the request fails and no ``Set-Cookie`` is sent, so
+    the browser keeps the session it had. The message names the size, the
+    limit and the largest keys (never their values).
+    """
 
 
 class UnsupportedValueError(SessionwareError, TypeError):
@@ -40,3 +46,10 @@ class UnsupportedValueError(SessionwareError, TypeError):
 
 class SessionWarning(UserWarning):
     """Oversized cookies, changes after the headers were sent, short secret keys."""
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs an extra, for "needs ..." messages: from
+    PyPI, and from a checkout of the source (where the first one would
+    install the released package instead)."""
+    return f'pip install "sessionware[{extra}]" (from a checkout: pip install -e ".[{extra}]")'

@@ -11,11 +11,11 @@ Usage::
     Sessionware(app)            # or: sessionware = Sessionware(); sessionware.init_app(app)
 
 The settings are read when :meth:`Sessionware.init_app` runs (bad ones raise
-:class:`~sessionware.ConfigurationError` there) and read again when the first
-request (or ``test_request_context``, or ``flask sessionware``) arrives, so
-settings changed in between (``app.permanent_session_lifetime = ...`` after
-``Sessionware(app)``) are honoured. A session setting changed in
-``app.config`` after that warns: it is not applied. Each key of
+:class:`~sessionware.ConfigurationError` there) and, as Flask reads them, on
+every request after: a session setting changed in ``app.config`` (or
+``app.permanent_session_lifetime``) at any time is applied from the next
+request (or ``test_request_context``, or ``flask sessionware``) on, and a bad
+change raises :class:`~sessionware.ConfigurationError` there. Each key of
 :data:`CONFIG_KEYS` maps to the :class:`~sessionware.SessionMiddleware`
 argument of the same meaning; Flask-Session's keys are honoured where they
 have a meaning here and refused otherwise (``sessionware._flask_config``).
@@ -23,7 +23,8 @@ have a meaning here and refused otherwise (``sessionware._flask_config``).
 Switching from Flask's session logs nobody out: Flask's cookies (signed with
 ``SECRET_KEY`` or a ``SECRET_KEY_FALLBACKS`` key) are read through
 :class:`sessionware.migrate.FlaskCookie` and re-issued as sessionware sessions
-(``SESSIONWARE_MIGRATE_FLASK_COOKIE = False`` turns that off); with
+(``SESSIONWARE_MIGRATE_FLASK_COOKIE = False`` turns that off; with
+``CookieStore(encrypt=True)`` it is off unless set to ``True``); with
 ``SESSION_TYPE = "redis"``, Flask-Session's records are read as well.
 
 Known, deliberate differences from Flask's built-in session:
@@ -53,9 +54,10 @@ that the response could still have carried.
 
 from __future__ import annotations
 
-import threading
 import warnings
 from typing import TYPE_CHECKING, Any, cast
+
+from sessionware.errors import install_hint
 
 try:
     import flask
@@ -64,21 +66,18 @@ except ImportError as exc:
     if exc.name != "flask" and not (exc.name or "").startswith("flask."):
         raise  # Flask is there but broken: its own error says more
     raise ImportError(
-        'sessionware.flask needs Flask: pip install "sessionware[flask]"', name=exc.name
+        f"sessionware.flask needs Flask: {install_hint('flask')}", name=exc.name
     ) from exc
 from werkzeug.datastructures import Headers
 
-from sessionware import _flask_watch
-from sessionware._flask_config import CONFIG_KEYS, config_hint, middleware_options, snapshot
+from sessionware._flask_config import CONFIG_KEYS
+from sessionware._flask_middleware import FlaskMiddleware
 from sessionware._flask_watch import user_stacklevel
 from sessionware.control import SessionInfo
-from sessionware.errors import ConfigurationError
 from sessionware.middleware import SessionMiddleware
 from sessionware.session import Session
 
 if TYPE_CHECKING:
-    from wsgiref.types import StartResponse, WSGIEnvironment
-
     from flask.sessions import SessionMixin
     from flask.wrappers import Request, Response
 
@@ -98,44 +97,6 @@ class _UnavailableSession(NullSession):
         )
 
     __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
-
-
-class _Unsettled(SessionMiddleware):
-    """The app's middleware until its first request: then the settings are
-    read again (and applied if they changed), and the instance becomes a
-    plain :class:`SessionMiddleware`, so later requests pay nothing for it."""
-
-    _flask_app: flask.Flask
-    _overrides: dict[str, Any]
-    _snapshot: tuple[Any, ...]
-    _lock: threading.Lock
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
-        settle(self)
-        return SessionMiddleware.__call__(self, environ, start_response)
-
-
-def settle(middleware: SessionMiddleware) -> None:
-    """Apply settings changed since ``init_app``, once, before the first request."""
-    if not isinstance(middleware, _Unsettled):
-        return
-    with middleware._lock:
-        if not isinstance(middleware, _Unsettled):
-            return  # another thread settled it meanwhile
-        app = middleware._flask_app
-        if snapshot(app) != middleware._snapshot:
-            options = middleware_options(app, middleware._overrides)
-            old_store = middleware.store
-            try:
-                SessionMiddleware.__init__(middleware, middleware.app, **options)
-            except ConfigurationError as exc:
-                raise ConfigurationError(f"{exc}{config_hint(str(exc))}") from exc
-            close = getattr(old_store, "close", None)
-            if close is not None and old_store is not middleware.store:
-                close()
-        _flask_watch.watch(app)
-        # From now on a plain SessionMiddleware: no check on any later request.
-        middleware.__class__ = SessionMiddleware  # type: ignore[assignment]
 
 
 class _Reopened:
@@ -170,7 +131,7 @@ class SessionwareInterface(SessionInterface):
 
     null_session_class = _UnavailableSession
 
-    def __init__(self, middleware: SessionMiddleware) -> None:
+    def __init__(self, middleware: FlaskMiddleware) -> None:
         self.middleware = middleware
 
     def is_null_session(self, obj: object) -> bool:
@@ -181,7 +142,8 @@ class SessionwareInterface(SessionInterface):
         environ = request.environ
         session = environ.get(middleware.config.environ_key)
         if not middleware.owns(session):
-            settle(middleware)  # a context that did not come through the middleware
+            # A context that did not come through the middleware.
+            middleware.follow_config()
             session = middleware.open_session(environ)
         # Session provides SessionMixin's interface without inheriting from it.
         return cast("SessionMixin", session)
@@ -279,19 +241,11 @@ class Sessionware:
         """
         if _EXTENSION in app.extensions:
             raise RuntimeError("sessionware is already set up on this app")
-        try:
-            options = middleware_options(app, self.options)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                middleware = _Unsettled(app.wsgi_app, **options)
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"{exc}{config_hint(str(exc))}") from exc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            middleware = FlaskMiddleware(app, self.options)
         for warning in caught:  # (a short key) named at the user's line, not ours
             warnings.warn(warning.message, warning.category, stacklevel=user_stacklevel())
-        middleware._flask_app = app
-        middleware._overrides = dict(self.options)
-        middleware._snapshot = snapshot(app)
-        middleware._lock = threading.Lock()
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.session_interface = SessionwareInterface(middleware)
         app.extensions[_EXTENSION] = middleware

@@ -24,6 +24,7 @@ change made until then is saved (:class:`_Exchange`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from types import TracebackType
@@ -35,6 +36,7 @@ from sessionware._backends import backend_for
 from sessionware._config import Config, build_config
 from sessionware._state import Backend, Headers
 from sessionware.control import SessionControl, SessionInfo, build_revocations, read_record
+from sessionware.errors import ConfigurationError
 from sessionware.session import Session, save
 from sessionware.stores import from_url
 from sessionware.stores.base import Store
@@ -76,6 +78,10 @@ class SessionMiddleware:
         and for refusing a copy of a logged-out cookie.
     """
 
+    #: Whether this class may wrap a Flask app's ``wsgi_app`` (only the Flask
+    #: adapter's, which also replaces Flask's session interface).
+    _wraps_flask = False
+
     def __init__(
         self,
         app: WSGIApplication,
@@ -102,6 +108,8 @@ class SessionMiddleware:
     ) -> None:
         settings = dict(locals())  # the arguments: the signature is the list of settings
         del settings["self"], settings["app"], settings["store"], settings["revocation"]
+        if not self._wraps_flask:
+            _refuse_flask(app)
         self.app = app
         self.config: Config = build_config(**settings)
         if isinstance(store, str):
@@ -118,11 +126,12 @@ class SessionMiddleware:
 
             self.backend = MigratingBackend(self.backend, self.config.migrate_from)
         self._environ_key = environ_key
+        if isinstance(store, CookieStore):
+            controlled, overflow = None, store.overflow
+        else:
+            controlled, overflow = store, None
         self.control = SessionControl(
-            None if isinstance(store, CookieStore) else store,
-            read_record,
-            self.config.permanent_lifetime,
-            revocations,
+            controlled, read_record, self.config.permanent_lifetime, revocations, overflow
         )
 
     # -- session control (section 11) ----------------------------------------
@@ -160,12 +169,29 @@ class SessionMiddleware:
         Saves to the store when needed (a failing store raises
         :class:`~sessionware.StoreError`), then seals the session: later
         changes warn. An untouched session costs nothing and adds nothing.
+        Saved by the backend that loaded it (the one this middleware had
+        when the request began).
         """
-        return save(session, self.backend)
+        return save(session, session._backend)
+
+    def refuse_second(self, found: object) -> None:
+        """Refuse a request whose environ holds another sessionware session
+        under this middleware's key (two middlewares on one key: the inner
+        one's store would silently win)."""
+        if isinstance(found, Session):
+            raise ConfigurationError(
+                f"two sessionware middlewares use environ[{self._environ_key!r}] in one "
+                f"stack: an outer one (store {_store_of(found)!r}) and this inner one "
+                f"({type(self).__name__} around {_name(self.app)}, store {self.store!r}); "
+                "keep one, or give them different environ_key values"
+            )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        key = self._environ_key
+        if key in environ:
+            self.refuse_second(environ[key])
         session = Session(self.backend, environ)
-        environ[self._environ_key] = session
+        environ[key] = session
         exchange = _Exchange(self, session, start_response)
         result = self.app(environ, exchange.start_response)
         if exchange.status is not None:  # headers given, not handed over yet
@@ -196,6 +222,34 @@ class SessionMiddleware:
         # start_response is still to come (inside a generator), or write()
         # handed the headers over already.
         return ClosingIterator(exchange.iterate(result), getattr(result, "close", None))
+
+
+def _refuse_flask(app: object) -> None:
+    """Refuse a Flask app, or its ``wsgi_app``, as the app to wrap: Flask
+    would go on using its own session (``flask.session``) and ignore this one."""
+    flask = sys.modules.get("flask")  # not imported: the app cannot be a Flask app
+    if flask is None:
+        return
+    owner = getattr(app, "__self__", app)  # a bound method's instance
+    if isinstance(owner, flask.Flask):
+        raise ConfigurationError(
+            "SessionMiddleware around a Flask app leaves flask.session Flask's own "
+            "session; use the Flask adapter instead: `from sessionware.flask import "
+            "Sessionware` then `Sessionware(app)` (settings in app.config or as its "
+            "keyword arguments)"
+        )
+
+
+def _store_of(session: Session) -> object:
+    """The store of the middleware that made ``session`` (for a message)."""
+    backend = session._backend
+    backend = getattr(backend, "inner", backend)  # under migrate_from's wrapper
+    return getattr(backend, "store", None)
+
+
+def _name(app: object) -> str:
+    """How to name a wrapped app in a message."""
+    return getattr(app, "__qualname__", None) or type(app).__qualname__
 
 
 def _finished(result: Iterable[bytes], environ: WSGIEnvironment) -> bool:

@@ -281,6 +281,21 @@ def server_store_cookie():
     return client.get_cookie("session").value
 
 
+def test_decode_reads_a_cookie_that_begins_with_a_dash():
+    """A token's base64url alphabet includes "-": one in 64 begins with it, and
+    argparse would take it for an option (a flaky CI run found it)."""
+    cookie = server_store_cookie()
+    while not cookie.startswith("-"):
+        cookie = server_store_cookie()
+    for args in (
+        ("decode", cookie, "--secret-key", SECRET),
+        ("decode", "--secret-key", SECRET, cookie),
+        ("decode", "--max-age=60", cookie, "--secret-key", SECRET),
+    ):
+        assert_user_error(run(*args), 1, "signed session id of a server-side store")
+    assert run("decode", "--bogus", "x", "--secret-key", SECRET).returncode == 2
+
+
 def test_class7_decode_says_a_server_store_cookie_is_a_signed_session_id():
     cookie = server_store_cookie()
     result = run("decode", cookie, "--secret-key", SECRET)
@@ -408,3 +423,67 @@ def test_class7_every_command_error_is_one_line_nonzero_no_traceback_no_password
         ):
             failures.append((args, result.returncode, result.stdout, result.stderr))
     assert failures == []
+
+
+# -- output that comes from session data is safe on a terminal --------------------
+
+#: C0 and C1 controls, DEL, line separators, bidirectional overrides and isolates.
+UNSAFE = (
+    "\x00\x07\x1b[2J\r\t\x7f\x85\x9b\u2028\u2029\u200e\u200f\u061c"
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\U000e0001"
+)
+
+
+def assert_terminal_safe(text):
+    bad = sorted({hex(ord(c)) for c in text if not c.isprintable() and c != "\n"})
+    assert bad == [], bad
+
+
+def test_decode_output_escapes_control_and_bidi_characters():
+    def handler(session, environ):
+        session.owner = "owner" + UNSAFE
+        session["key" + UNSAFE] = "value" + UNSAFE
+        session["nested"] = {"list": [UNSAFE], "tuple": (UNSAFE,)}
+        return "ok"
+
+    client, _ = make_client(handler)
+    client.get("/")
+    result = run("decode", client.get_cookie("session").value, "--secret-key", SECRET)
+    assert result.returncode == 0, result.stderr
+    assert_terminal_safe(result.stdout)
+    report = json.loads(result.stdout)  # still JSON, the data intact
+    assert report["owner"] == "owner" + UNSAFE
+    assert report["data"]["key" + UNSAFE] == "value" + UNSAFE
+    assert report["data"]["nested"] == {"list": [UNSAFE], "tuple": {"$tuple": [UNSAFE]}}
+    assert "日本" in run("decode", seed_cookie_with("日本"), "--secret-key", SECRET).stdout
+
+
+def seed_cookie_with(value):
+    client, _ = make_client(lambda session, environ: session.update(text=value))
+    client.get("/")
+    return client.get_cookie("session").value
+
+
+def test_sessions_output_escapes_control_and_bidi_characters(tmp_path):
+    owner = "owner" + UNSAFE.replace("\x00", "")  # argv cannot hold a NUL
+    url = f"sqlite:///{tmp_path}/s.db"
+
+    def handler(session, environ):
+        session.owner = owner
+        return "ok"
+
+    client, mw = make_client(handler, store=url)
+    client.get("/")
+    mw.store.close()
+    result = run("sessions", "--store", url, "--owner", owner)
+    assert result.returncode == 0, result.stderr
+    assert_terminal_safe(result.stdout)
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line)["owner"] == owner
+
+
+def test_error_lines_escape_control_and_bidi_characters():
+    text = "other\x07\x1b[2J\x7f=x; theme=dark"  # werkzeug reads ASCII names only
+    result = run("decode", text, "--secret-key", SECRET)
+    assert result.returncode == 1 and "cookies given:" in result.stderr
+    assert_terminal_safe(result.stderr)

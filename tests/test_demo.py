@@ -2,6 +2,7 @@
 and the ``sessionware demo`` / ``--version`` command lines in a subprocess."""
 
 import html
+import html.parser
 import json
 import re
 import secrets
@@ -23,9 +24,16 @@ from sessionware import ConfigurationError, SessionMiddleware
 from sessionware import _demo as demo
 from sessionware import _demo_app as demo_app
 from sessionware.cli import decode_cookie
-from sessionware.stores import MemoryStore, SQLiteStore
+from sessionware.stores import CookieStore, MemoryStore, SQLiteStore
 
 STORES = ["cookie", "memory", "sqlite"]
+
+# The demo redirects with relative URLs (RFC 9110 allows them; every browser
+# follows them), never built from the Host header; werkzeug's LintMiddleware
+# still asks for RFC 2616's absolute ones.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Absolute URLs required:werkzeug.middleware.lint.HTTPWarning"
+)
 
 
 def field(page, name):
@@ -70,7 +78,7 @@ class Browser:
         assert response.status_code == 303, response.status
         self.last_post = response
         location = response.headers["Location"]
-        assert location.startswith("http://localhost" + back + "?done=")
+        assert location.startswith(back + "?done=")  # relative: never from the Host header
         return self.get(location)
 
     def cookie(self):
@@ -189,9 +197,9 @@ def test_the_redirect_only_goes_to_a_demo_page():
     browser = Browser()
     for back in ("https://evil.example/", "//evil.example", "/nowhere"):
         response = browser.client.post("/set", data={"next": back})
-        assert response.headers["Location"] == "http://localhost/?done=set"
+        assert response.headers["Location"] == "/?done=set"
     response = browser.client.post("/set", data={"next": "/check"})
-    assert response.headers["Location"] == "http://localhost/check?done=set"
+    assert response.headers["Location"] == "/check?done=set"
     page = browser.get("/?done=<script>")  # an unknown outcome shows no message
     assert field(page, "message") == ""
 
@@ -217,9 +225,11 @@ def test_the_cookie_panel_shows_what_the_browser_holds():
     assert browser.cookie() not in page  # the value is shortened, never shown whole
     assert "Nothing on the server" in page
 
+    warned = Browser(store=CookieStore(oversize="warn"))  # sends it anyway, as Flask does
+    warned.post("/set")
     with pytest.warns(sessionware.SessionWarning, match="4093"):
-        browser.client.post("/put", data={"key": "big", "value": secrets.token_hex(2500)})
-    page = browser.get("/")
+        warned.client.post("/put", data={"key": "big", "value": secrets.token_hex(2500)})
+    page = warned.get("/")
     assert int(field(page, "cookie-size")) > 4093 and 'class="meter over"' in page
 
     tampered = Browser()
@@ -381,3 +391,148 @@ def test_demo_command_serves_the_session_across_requests(tmp_path):
     assert status == 0, stderr
     assert "Traceback" not in stderr
     assert f"http://127.0.0.1:{port}/" in stdout
+
+
+# -- nothing from a request or a session reaches the page as markup ---------------
+
+#: Markup in every context the page has: text, an attribute, a <pre>, a <code>.
+HOSTILE = [
+    "<svg onload=alert(1)>",
+    '"><img src=x onerror=alert(2)>',
+    "</pre></code><script>alert(3)</script>",
+    "'><iframe srcdoc=x></iframe>",
+]
+
+
+class Tags(html.parser.HTMLParser):
+    """Every start tag of a page, and every event-handler attribute."""
+
+    def __init__(self, page):
+        super().__init__()
+        self.tags, self.handlers = [], []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.handlers += [name for name, _ in attrs if name.startswith("on")]
+
+
+def assert_no_markup_from(page, hostile):
+    tags = Tags(page)
+    assert not {"svg", "img", "iframe"} & set(tags.tags), tags.tags
+    assert tags.tags.count("script") == 1 and tags.handlers == []  # the page's own script
+    for text in hostile:
+        assert text not in page
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_session_derived_text_is_escaped_everywhere(kind, tmp_path):
+    """Keys, values and the owner, on every page and panel (the store's
+    record included), and a cookie value the browser sent."""
+    browser = Browser(store=store_for(kind, tmp_path))
+    page = browser.post("/login", {"user": HOSTILE[0]}, back="/sessions")
+    assert field(page, "signed-in-as") == HOSTILE[0] and field(page, "owner") == HOSTILE[0]
+    for text in HOSTILE:
+        browser.post("/put", {"key": text, "value": text})
+    browser.post("/put", {"key": "k", "value": "\u202eevil\x1b[31m"})
+    for path in demo_app.PAGES:
+        page = browser.get(path)
+        assert_no_markup_from(page, HOSTILE)
+        assert field(page, "owner") == HOSTILE[0]
+    assert all(text in field(browser.get("/"), "data") for text in HOSTILE[1:])
+
+    # A junk cookie of the session's name before the real one: the panel
+    # shows the first value it finds, escaped.
+    real = browser.cookie()
+    junk = HOSTILE[0].replace(" ", "/")
+    for path in demo_app.PAGES:
+        response = browser.client.get(path, headers={"Cookie": f"session={junk}; session={real}"})
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and field(page, "new") == "False"
+        assert_no_markup_from(page, [junk])
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:443", "localhost:1", "[::1]:9"])
+def test_every_redirect_is_relative_whatever_the_host(host):
+    browser = Browser()
+    for path in demo_app.ACTIONS:
+        for back in ("/", "/check", "/sessions", "//evil.example/", "https://evil.example/"):
+            response = browser.client.post(
+                path,
+                data={"next": back, "key": "k", "user": "u"},
+                headers={"Host": host},
+            )
+            assert response.status_code == 303, (path, response.status)
+            location = response.headers["Location"]
+            expected = back if back in demo_app.PAGES else "/"
+            assert location.startswith(expected + "?done="), (path, host, location)
+            assert not location.startswith("//") and host not in location
+
+
+# -- a store that does not answer ------------------------------------------------
+
+
+def test_a_store_that_does_not_answer_is_a_page_not_a_bare_error():
+    from sessionware.stores import RedisStore
+
+    pytest.importorskip("redis")
+    browser = Browser(store=RedisStore(f"redis://127.0.0.1:{free_port()}/0"))
+    for method, path in [("get", "/"), ("get", "/check"), ("get", "/sessions"),
+                         ("post", "/set"), ("post", "/login"), ("post", "/put")]:  # fmt: skip
+        response = getattr(browser.client, method)(
+            path, data={"next": "/", "user": "a", "key": "k"}
+        )
+        page = response.get_data(as_text=True)
+        assert response.status_code == 503, (path, response.status)
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert field(page, "message").startswith("The store does not answer: RedisStore(")
+        assert "Nothing was saved" in field(page, "message")
+        assert "Set-Cookie" not in response.headers
+
+
+def test_the_demo_command_says_at_start_that_the_store_does_not_answer(tmp_path):
+    from gunicorn_server import demo_server
+
+    pytest.importorskip("redis")
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    with demo_server(tmp_path, "--store", url) as server:
+        response = requests.get(server.url + "/", timeout=10)
+        log = server.log_text()
+    assert response.status_code == 503 and "The store does not answer" in response.text
+    (line,) = [line for line in log.splitlines() if "does not answer" in line]
+    assert line.startswith("sessionware demo: the store does not answer: RedisStore(")
+    assert "starts anyway" in line and "hunter2" not in log
+    assert "Traceback" not in log
+
+
+# -- "Your sessions" -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_sign_out_everywhere_else_is_offered_only_where_it_works(kind, tmp_path):
+    browser = Browser(store=store_for(kind, tmp_path))
+    page = browser.post("/login", {"user": "alice"}, back="/sessions")
+    assert field(page, "signed-in-as") == "alice"
+    offered = 'id="do-sign-out-others"' in page
+    if kind == "cookie":
+        assert not offered
+        note = field(page, "sign-out-note")
+        assert "cookie store" in note and "--store sqlite:///demo.db" in page
+        # A POST anyway (an old page): the message points at that note, on the page.
+        page = browser.post("/sign-out-others", back="/sessions")
+        assert "see the note on this page" in field(page, "message")
+        assert 'id="sign-out-note"' in page
+    else:
+        assert offered and 'id="sign-out-note"' not in page
+        page = browser.post("/sign-out-others", back="/sessions")
+        assert field(page, "message").startswith("Signed out everywhere else")
+
+
+def test_new_id_and_set_owner_are_named_apart():
+    browser = Browser()
+    labels = re.findall(r"<button[^>]*>([^<]*)</button>", browser.get("/"))
+    labels += re.findall(r"<button[^>]*>([^<]*)</button>", browser.get("/sessions"))
+    # session.regenerate() and session.owner = name: named by what they do,
+    # not "Log in" and "Sign in".
+    assert "Regenerate id (log in)" in labels and "Set owner (sign in)" in labels
+    assert "Log in" not in labels and "Sign in" not in labels

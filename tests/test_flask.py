@@ -430,3 +430,53 @@ def test_change_while_streaming_warns_as_it_cannot_be_saved():
     assert len(response.headers.getlist("Set-Cookie")) == 1
     with client.session_transaction() as session:
         assert dict(session) == {"before": 1}
+
+
+# -- under Flask, the response is Flask's own (#17) ---------------------------------
+
+
+@pytest.mark.parametrize("body", ["list", "streamed", "file"])
+def test_the_server_gets_flasks_response_unwrapped(body, tmp_path):
+    """Flask saves the session (save_session) before it starts the response,
+    so the adapter hands Flask the server's own start_response and the server
+    Flask's own body: nothing is wrapped, for any kind of body."""
+    import io
+
+    from werkzeug.test import EnvironBuilder
+
+    app = flask.Flask(__name__)
+    app.secret_key = SECRET
+    (tmp_path / "f.txt").write_bytes(b"file")
+
+    @app.route("/")
+    def index():
+        flask.session["x"] = 1
+        if body == "streamed":
+            return flask.Response(iter([b"a", b"b"]))
+        if body == "file":
+            return flask.send_file(io.BytesIO(b"file"), mimetype="text/plain")
+        return "ok"
+
+    seen = {}
+    flask_wsgi_app = app.wsgi_app
+
+    def spy(environ, start_response):
+        seen["start_response"] = start_response
+        seen["body"] = flask_wsgi_app(environ, start_response)
+        return seen["body"]
+
+    app.wsgi_app = spy
+    Sessionware(app)
+    headers = []
+
+    def start_response(status, response_headers, exc_info=None):
+        headers.extend(response_headers)
+        return lambda data: None
+
+    environ = EnvironBuilder("/").get_environ()
+    result = app(environ, start_response)
+    assert seen["start_response"] is start_response
+    assert result is seen["body"]
+    assert any(name == "Set-Cookie" for name, _ in headers)
+    b"".join(result)
+    result.close()

@@ -5,7 +5,6 @@ anyone out, late settings, regenerate, the CLI, the testing helpers."""
 import re
 import sqlite3
 import time
-import warnings
 from datetime import timedelta
 
 import flask
@@ -305,22 +304,97 @@ def test_settings_changed_before_the_first_request_are_honoured():
     app.config["SESSION_COOKIE_NAME"] = "late"
     header = app.test_client().get("/p").headers["Set-Cookie"]
     assert header.startswith("late=") and "Max-Age=3600" in header
-    assert type(app.wsgi_app) is SessionMiddleware  # settled: no per-request check left
 
 
-def test_settings_changed_after_the_first_request_warn():
+#: A new value for every session setting, and what the middleware then has.
+LATE_VALUES = {
+    "SECRET_KEY": ("new-" + SECRET, lambda c: c.secret_keys[0] == ("new-" + SECRET).encode()),
+    "SECRET_KEY_FALLBACKS": (["old-" + SECRET], lambda c: len(c.secret_keys) == 2),
+    "PERMANENT_SESSION_LIFETIME": (timedelta(hours=2), lambda c: c.permanent_lifetime == 7200),
+    "SESSION_COOKIE_NAME": ("other", lambda c: c.cookie_name == "other"),
+    "SESSION_COOKIE_DOMAIN": ("example.com", lambda c: c.cookie_domain == "example.com"),
+    "SESSION_COOKIE_PATH": ("/app", lambda c: c.cookie_path == "/app"),
+    "SESSION_COOKIE_SECURE": (True, lambda c: c.cookie_secure is True),
+    "SESSION_COOKIE_HTTPONLY": (False, lambda c: c.cookie_httponly is False),
+    "SESSION_COOKIE_SAMESITE": ("Strict", lambda c: c.cookie_samesite == "Strict"),
+    "SESSION_COOKIE_PARTITIONED": (True, lambda c: c.cookie_partitioned is True),
+    "SESSION_REFRESH_EACH_REQUEST": (False, lambda c: c.refresh_each_request is False),
+    "SESSION_PERMANENT": (True, lambda c: c.permanent_by_default is True),
+    "SESSIONWARE_STORE": ("memory://", lambda c: True),
+    "SESSIONWARE_REFRESH_INTERVAL": (60, lambda c: c.refresh_interval == 60),
+    "SESSIONWARE_ABSOLUTE_LIFETIME": (3600, lambda c: c.absolute_lifetime == 3600),
+    "SESSIONWARE_DETECT_NESTED_CHANGES": (False, lambda c: c.detect_nested_changes is False),
+}
+
+
+def test_every_session_setting_has_a_late_value():
+    assert set(LATE_VALUES) == set(CONFIG_KEYS)
+
+
+@pytest.mark.parametrize("key", sorted(LATE_VALUES))
+@pytest.mark.parametrize("how", ["config", "update"])
+def test_any_setting_changed_after_the_first_request_is_honoured(key, how):
+    """As Flask reads its settings on every request: a change is applied
+    from the next request on, without a warning (warnings are errors here)."""
+    app = plain_app(SESSION_COOKIE_SECURE=key == "SESSION_COOKIE_PARTITIONED")
+    Sessionware(app)
+    client = app.test_client()
+    client.get("/set")
+    value, check = LATE_VALUES[key]
+    if how == "config":
+        app.config[key] = value
+    else:
+        app.config.update({key: value})
+    response = client.get("/set")
+    middleware = app.wsgi_app
+    assert check(middleware.config)
+    assert response.status_code == 200
+    if key == "SESSIONWARE_STORE":
+        assert type(middleware.store).__name__ == "MemoryStore"
+    if key == "SESSION_COOKIE_NAME":
+        assert response.headers["Set-Cookie"].startswith("other=")
+
+
+def test_secret_rotation_and_refresh_as_flask_reads_them():
+    app = plain_app(SECRET_KEY_FALLBACKS=[])
+
+    @app.route("/get")
+    def get():
+        return str(flask.session.get("x"))
+
+    Sessionware(app, store="memory://")
+    client = app.test_client()
+    client.get("/set")
+    store = app.wsgi_app.store
+    app.secret_key = "rotated-" + SECRET
+    assert client.get("/get").text == "None"  # signed with a key no longer known
+    app.config["SECRET_KEY_FALLBACKS"].append(SECRET)  # changed in place
+    assert client.get("/get").text == "1"
+    assert app.wsgi_app.store is store  # the same store: its sessions kept
+    app.permanent_session_lifetime = timedelta(minutes=5)
+    client.get("/set")
+    assert app.wsgi_app.config.permanent_lifetime == 300
+
+
+def test_a_bad_late_change_fails_loudly_until_it_is_fixed():
     app = plain_app()
     Sessionware(app)
-    app.test_client().get("/set")
-    with pytest.warns(SessionWarning, match="PERMANENT_SESSION_LIFETIME") as record:
-        app.permanent_session_lifetime = timedelta(hours=2)
-    assert record[0].filename == __file__  # the user's line
-    with pytest.warns(SessionWarning, match="SESSION_COOKIE_SECURE"):
-        app.config.update(SESSION_COOKIE_SECURE=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        app.config["UNRELATED"] = 1  # not a session setting
-        app.config["SESSION_COOKIE_SECURE"] = False  # back to the value that was read
+    client = app.test_client()
+    client.get("/set")
+    app.config["SESSION_COOKIE_SAMESITE"] = "None"  # without Secure
+    with pytest.raises(ConfigurationError, match="SESSION_COOKIE_SAMESITE"):
+        client.get("/set")
+    with pytest.raises(ConfigurationError, match="SESSION_COOKIE_SAMESITE"):
+        client.get("/set")  # every request, not once
+    app.config["SESSION_COOKIE_SECURE"] = True
+    assert client.get("/set").status_code == 200
+    app.config["SESSION_ID_LENGTH"] = 32  # a refused key, set late
+    with pytest.raises(ConfigurationError, match="SESSION_ID_LENGTH"):
+        client.get("/set")
+    del app.config["SESSION_ID_LENGTH"]
+    app.config["SECRET_KEY"] = None
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        client.get("/set")
 
 
 def test_settings_read_again_for_a_test_request_context():

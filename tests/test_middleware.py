@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 
 import pytest
@@ -14,13 +13,11 @@ from werkzeug.test import Client
 
 from helpers import SECRET, SEED, cookie_pair, cookie_value, make_client, routes, set_cookies
 from sessionware import (
-    CookieTooLargeError,
     Session,
     SessionMiddleware,
     SessionWarning,
     UnsupportedValueError,
 )
-from sessionware.stores import CookieStore
 
 # -- route handlers: each takes the session and returns the body --------------------
 
@@ -344,25 +341,6 @@ def test_non_str_session_key_is_a_type_error():
     client, _ = make_client(routes(bad=int_key))
     with pytest.raises(TypeError, match="session keys must be str"):
         client.get("/bad")
-
-
-def test_oversized_cookie_warns_with_size_limit_and_largest_keys():
-    def big(session):
-        session.update(blob=os.urandom(3200), small="x")
-
-    client, _ = make_client(routes(big=big))
-    with pytest.warns(SessionWarning, match=r"4093.*'blob'"):
-        response = client.get("/big")
-    assert len(set_cookies(response)) == 1  # still sent, never silently
-
-
-def test_oversized_cookie_raises_with_strict_size():
-    def big(session):
-        session["blob"] = os.urandom(4000)
-
-    client, _ = make_client(routes(big=big), store=CookieStore(strict_size=True))
-    with pytest.raises(CookieTooLargeError, match="blob"):
-        client.get("/big")
 
 
 def test_compression_keeps_repetitive_sessions_small():

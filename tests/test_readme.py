@@ -146,6 +146,65 @@ def test_flask_in_4_lines(reader):
     assert (reader / "sessions.db").exists()
 
 
+def test_where_am_i_signed_in_serves_every_visitor(reader):
+    """The snippet as an app: an anonymous visitor pressing "sign out
+    everywhere else" gets its page (no owner, nothing to end), not a 500."""
+    namespace = run(block("Where am I signed in? Listing and revoking sessions"), 0, {})
+    mw = namespace["mw"]
+    anonymous = Client(LintMiddleware(mw))
+    response = anonymous.get("/sign-out-everywhere-else")
+    assert response.status_code == 200 and response.get_data() == b"ok"
+    response.close()
+    browsers = [Client(LintMiddleware(mw)) for _ in range(2)]
+    for browser in browsers:
+        browser.get("/login").close()
+    assert len(mw.sessions("42")) == 2
+    browsers[0].get("/sign-out-everywhere-else").close()
+    assert len(mw.sessions("42")) == 1
+
+
+def test_switching_is_one_way_as_the_readme_says(reader):
+    """A migrated user going back to Flask's own session starts empty; one
+    who has not come back since the switch is read by either."""
+    flask = pytest.importorskip("flask")
+    from sessionware.flask import Sessionware
+
+    def flask_app(with_sessionware):
+        app = flask.Flask("readme")
+        app.config["SECRET_KEY"] = SECRET
+
+        @app.route("/login")
+        def login():
+            flask.session["user"] = "alice"
+            return "in"
+
+        @app.route("/")
+        def index():
+            return flask.session.get("user") or "nobody"
+
+        if with_sessionware:
+            Sessionware(app, store="memory://")
+        return app
+
+    before, after = flask_app(False), flask_app(True)
+    client = before.test_client()
+    client.get("/login")
+    old_cookie = client.get_cookie("session").value
+    migrated = after.test_client()
+    migrated.set_cookie("session", old_cookie)
+    assert migrated.get("/").get_data() == b"alice"
+    new_cookie = migrated.get_cookie("session").value
+    assert new_cookie != old_cookie  # re-issued by sessionware
+
+    rolled_back = before.test_client()
+    rolled_back.set_cookie("session", new_cookie)
+    assert rolled_back.get("/").get_data() == b"nobody"  # signed out
+    not_back_yet = before.test_client()
+    not_back_yet.set_cookie("session", old_cookie)
+    assert not_back_yet.get("/").get_data() == b"alice"
+    assert "Switching is one-way." in README
+
+
 def test_the_documented_store_protocol_is_the_real_one(reader):
     documented = run(block("Choosing a store"), 0, {"__name__": "readme"})["Store"]
     for name in ("load", "save", "delete", "touch"):

@@ -18,6 +18,11 @@ logger = logging.getLogger("sessionware")
 #: Bit of the ``flags`` integer kept with every session (cookie payload,
 #: store record): the session is permanent.
 FLAG_PERMANENT = 1
+#: Refused cookies of one request that are logged one by one (a DEBUG line
+#: and a ``rejected`` audit event each); the rest are counted in one more
+#: line (:meth:`BaseBackend.refused_more`), so a ``Cookie`` header holding
+#: thousands of junk session cookies logs a few lines, not thousands.
+MAX_LOGGED_REFUSALS = 3
 
 
 class BaseBackend:
@@ -41,10 +46,7 @@ class BaseBackend:
         """Whether a verified session is past ``absolute_lifetime`` (then it
         is no session)."""
         absolute = self.config.absolute_lifetime
-        if absolute is not None and now - created >= absolute:
-            self.debug("past absolute_lifetime")
-            return True
-        return False
+        return absolute is not None and now - created >= absolute
 
     def lifetime(self, state: SessionState, now: int) -> int:
         """Seconds the session may live from now: cookie Max-Age and store TTL."""
@@ -63,6 +65,25 @@ class BaseBackend:
         config = self.config
         interval = config.refresh_interval
         return config.refresh_each_request and (interval is None or now - issued >= interval)
+
+    def refuse(self, reason: str, sid: str | None = None, count: int = 0) -> int:
+        """Log why a cookie was refused, when ``count`` (the request's
+        refusals so far) is under :data:`MAX_LOGGED_REFUSALS`; return
+        ``count + 1``."""
+        if count < MAX_LOGGED_REFUSALS:
+            self.debug(reason, sid)
+        return count + 1
+
+    def refused_more(self, count: int) -> int:
+        """One line for the refusals of a request that were not logged, if
+        any; return how many were logged one by one."""
+        if count <= MAX_LOGGED_REFUSALS:
+            return count
+        self.debug(
+            f"more than {MAX_LOGGED_REFUSALS} session cookies refused in one request; "
+            f"{count - MAX_LOGGED_REFUSALS} more not logged one by one"
+        )
+        return MAX_LOGGED_REFUSALS
 
     def debug(self, reason: str, sid: str | None = None) -> None:
         """Say on the ``sessionware`` logger (DEBUG) why a cookie was ignored,

@@ -12,7 +12,7 @@ from sessionware._config import user_stacklevel
 from sessionware._cookies import MAX_COOKIE_SIZE
 from sessionware._revocation import ENDED, MOVED, REVOKED
 from sessionware._signing import BadToken
-from sessionware._state import CookieState, Headers, new_sid
+from sessionware._state import CookieState, Headers, SessionState, new_sid
 from sessionware.audit import audit
 from sessionware.errors import CookieTooLargeError, SessionWarning
 
@@ -85,16 +85,18 @@ class CookieBackend(BaseBackend):
         #: The revocation store's entries (``revocation=``), or ``None``.
         self.revocations = revocations
 
-    def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], CookieState]:
+    def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], SessionState]:
         now = int(time.time())
         checked: list[CookieSession] = []
+        refused = 0  # cookies refused so far: only the first few are logged
         for token in self.tokens(environ):
             try:
                 cookie = read_cookie(self.sealer, token, self.config.permanent_lifetime)
             except (BadToken, DecodeError) as exc:
-                self.debug(str(exc))
+                refused = self.refuse(str(exc), None, refused)
                 continue
             if self.absolute and self.expired(cookie[2], now):
+                refused = self.refuse("past absolute_lifetime", None, refused)
                 continue
             if self.revocations is not None:
                 if not checked:
@@ -103,11 +105,17 @@ class CookieBackend(BaseBackend):
                 if len(checked) == MAX_REVOCATION_CHECKS:
                     break
                 continue
+            if refused:  # rare: the summary of what was not logged, if anything
+                self.refused_more(refused)
             return cookie[3], self._state(cookie)
         if checked:
-            found = self._unrevoked(checked)
+            found, refused = self._unrevoked(checked, refused)
             if found is not None:
+                if refused:
+                    self.refused_more(refused)
                 return found
+        if refused:
+            self.refused_more(refused)
         return {}, CookieState(True, None, self.config.permanent_by_default, now, now, False, None)
 
     def _state(self, cookie: CookieSession) -> CookieState:
@@ -120,24 +128,39 @@ class CookieBackend(BaseBackend):
             state.owner_epoch = epoch
         return state
 
-    def _unrevoked(self, cookies: list[CookieSession]) -> tuple[dict[str, Any], CookieState] | None:
+    def _unrevoked(
+        self, cookies: list[CookieSession], refused: int
+    ) -> tuple[tuple[dict[str, Any], CookieState] | None, int]:
         """The first of the verified ``cookies`` that is not revoked, all
-        checked in one round trip. A failing revocation store raises
-        StoreError: a check that cannot be made never lets a cookie through."""
+        checked in one round trip, and the request's refusals so far. A
+        failing revocation store raises StoreError: a check that cannot be
+        made never lets a cookie through."""
         assert self.revocations is not None
         verdicts = self.revocations.check_many([(c[0], c[7], c[8]) for c in cookies])
         for cookie, verdict in zip(cookies, verdicts, strict=True):
             if verdict is REVOKED:
-                self.debug("revoked", cookie[0])
+                refused = self.refuse("revoked", cookie[0], refused)
                 continue
-            state = self._state(cookie)
-            if verdict != cookie[8]:
-                # Spared by revoke_owner(keep=...): re-issued with the
-                # current epoch, so that it outlives its own later regenerate().
-                state.owner_epoch = verdict
-                state.resign = True
-            return cookie[3], state
-        return None
+            return (cookie[3], self._admitted(cookie, verdict)), refused
+        return None, refused
+
+    def admit(self, cookie: CookieSession, verdict: int | None) -> CookieState | None:
+        """The state of a verified cookie given the revocation store's
+        verdict on it (``Revocations.check_many``; without a revocation
+        store, its own epoch), or ``None`` when it is revoked."""
+        if verdict is REVOKED:
+            self.debug("revoked", cookie[0])
+            return None
+        return self._admitted(cookie, verdict)
+
+    def _admitted(self, cookie: CookieSession, verdict: int) -> CookieState:
+        state = self._state(cookie)
+        if verdict != cookie[8]:
+            # Spared by revoke_owner(keep=...): re-issued with the current
+            # epoch, so that it outlives its own later regenerate().
+            state.owner_epoch = verdict
+            state.resign = True
+        return state
 
     def _payload(self, state: CookieState, data: dict[str, Any]) -> bytes:
         sid = state.sid
@@ -165,12 +188,7 @@ class CookieBackend(BaseBackend):
         if self.revocations is None or old_sid is None:
             return True
         kind = ENDED if state.cleared or new_sid is None else MOVED
-        owner = state.owner if state.owner_epoch is None else None
-        # The owner's epoch, when it is to be read, comes in the same round trip.
-        live, epoch = self.revocations.leave(old_sid, new_sid, kind, owner)
-        if owner is not None:
-            state.owner_epoch = epoch
-        return live
+        return self.revocations.leave(old_sid, new_sid, kind)
 
     def save(self, data: dict[str, Any], state: CookieState, modified: bool) -> Headers:
         if not data and state.owner is None:  # an owner alone is content
@@ -191,35 +209,54 @@ class CookieBackend(BaseBackend):
             changed = payload != state.baseline
         if not changed and not self.refresh_due(state, now):
             return []
-        revocations = self.revocations
-        if revocations is not None:
-            revocations.announce()  # before a cookie is issued
-            moved = state.sid is not None and state.sid != state.incoming_sid
-            if moved and not self._leave(state, state.sid):
-                self.debug("the session was logged out by another request while it moved")
-                return [self.cookies.delete_header]
+        if self.revocations is not None:
+            self.revocations.announce()  # before a cookie is issued
         if payload is None:
             payload = self._payload(state, data)
-        if state.new and state.sid != state.incoming_sid:
-            audit("created", state.sid, state.owner)
         header = self.cookies.set_header(
             self.sealer.seal(payload),
             self.lifetime(state, now) if state.permanent else None,
         )
         if len(header[1]) > MAX_COOKIE_SIZE:
-            self._oversized(header[1], data)
+            # Checked before the old cookie is revoked: a save that fails
+            # here leaves the browser the session it had.
+            header = self.oversized(header, data, state, now)
+        if state.sid != state.incoming_sid:
+            if not self._leave(state, state.sid):
+                self.debug("the session was logged out by another request while it moved")
+                return [self.cookies.delete_header]
+            if state.new:
+                audit("created", state.sid, state.owner)
         return [header]
 
-    def _oversized(self, header: str, data: dict[str, Any]) -> None:
-        sizes = sorted(
-            ((len(blob), key) for key, blob in encode_items(data, data).items()), reverse=True
-        )
-        largest = ", ".join(f"{key!r} ({size} bytes)" for size, key in sizes[:3])
-        message = (
-            f"the session cookie is {len(header)} bytes, over the browser limit of "
-            f"{MAX_COOKIE_SIZE}; browsers will drop it. Largest keys: {largest}. "
-            "Store less, or use a server-side store."
-        )
-        if self.store.strict_size:
+    def oversized(
+        self, header: tuple[str, str], data: dict[str, Any], state: CookieState, now: int
+    ) -> tuple[str, str]:
+        """The session's ``Set-Cookie`` is over the browser limit: raise
+        :class:`CookieTooLargeError` (``oversize="raise"``), or warn and send
+        it anyway (``"warn"``). The overflow backend keeps it server-side."""
+        message = oversize_message(len(header[1]), data)
+        if self.store.oversize == "raise":
             raise CookieTooLargeError(message)
-        warnings.warn(message, SessionWarning, stacklevel=user_stacklevel())
+        warnings.warn(message, SessionWarning, stacklevel=user_stacklevel(FRAMEWORKS))
+        return header
+
+
+#: Frameworks that call the save: an oversize warning names the first frame
+#: outside them and sessionware (their lines are not the user's).
+FRAMEWORKS = ("flask", "werkzeug", "quart")
+
+
+def oversize_message(size: int, data: dict[str, Any]) -> str:
+    """What a session too large for its cookie says: its size, the limit and
+    its three largest keys by encoded size (names only, never values)."""
+    sizes = sorted(
+        ((len(blob), key) for key, blob in encode_items(data, data).items()), reverse=True
+    )
+    largest = ", ".join(f"{key!r} ({size} bytes)" for size, key in sizes[:3])
+    return (
+        f"the session cookie is {size} bytes, over the {MAX_COOKIE_SIZE} bytes "
+        f"browsers keep (they drop a larger cookie without a word). Largest keys: "
+        f"{largest}. Store less, or keep large sessions server-side with "
+        "CookieStore(overflow=<store URL>)."
+    )

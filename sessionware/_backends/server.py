@@ -2,8 +2,8 @@
 
 A store record maps each top-level session key to its encoded value, plus
 two keys of the backend's own: the liveness marker and the flags. A session
-that moves to a new sid (regenerate) or is logged out leaves a tombstone
-behind: the marker and a pointer, no data (see ``ServerBackend._leave``).
+that moves to a new sid (regenerate) leaves a tombstone behind: the marker
+and a pointer, no data (see ``ServerBackend._leave``).
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
 from sessionware._codec import DecodeError, decode, encode, encode_items
+from sessionware._config import warn
 from sessionware._owners import index_owner
 from sessionware._signing import BadToken, KeyRing
 from sessionware._state import Headers, ServerState, new_sid
 from sessionware.audit import audit
+from sessionware.errors import SessionWarning
 from sessionware.stores.base import Refresh
+from sessionware.stores.memory import SHARED_WARNING
 
 if TYPE_CHECKING:
     from sessionware._config import Config
@@ -73,16 +76,22 @@ class ServerBackend(BaseBackend):
         # also applies a due refresh, so a read-only request of a permanent
         # session is one round trip instead of a load and a touch.
         self.load_refreshing = getattr(store, "load_refreshing", None)
+        #: A store whose records live in this process (MemoryStore): the
+        #: first load under a multi-process server warns, then this is False.
+        self.per_process: bool = getattr(store, "per_process", False)
 
     def load(self, environ: dict[str, Any]) -> tuple[dict[str, Any], ServerState]:
+        if self.per_process:
+            self._check_processes(environ)
         now = int(time.time())
         verified: list[tuple[str, int, int]] = []  # (sid, issued, key index), in order
         permanent = False  # the first id's cookie said so (_PERMANENT_HINT)
+        refused = 0  # cookies refused so far: only the first few are logged
         for token in self.tokens(environ):
             try:
                 raw, issued, index = self.keys.unsign(token, self.config.permanent_lifetime)
             except BadToken as exc:
-                self.debug(str(exc))
+                refused = self.refuse(str(exc), None, refused)
                 continue
             # Signed by us, so it is one of our sids, perhaps with the hint.
             if raw[-1:] == _PERMANENT_HINT:
@@ -90,40 +99,62 @@ class ServerBackend(BaseBackend):
                 permanent = permanent or not verified
             verified.append((raw.decode("ascii"), issued, index))
             if len(verified) == MAX_LOOKUPS:
-                self.debug(f"more than {MAX_LOOKUPS} verified session ids; the rest are ignored")
+                refused = self.refuse(
+                    f"more than {MAX_LOOKUPS} verified session ids; the rest are ignored",
+                    None,
+                    refused,
+                )
                 break
+        if refused:  # rare; then the ids below log a line each only while under the limit
+            refused = self.refused_more(refused)
         if len(verified) == 1:  # the common case: one round trip, no batch
             sid, issued, index = verified[0]
             load_refreshing = self.load_refreshing
             if permanent and load_refreshing is not None and self.refresh_may_be_due(issued, now):
                 # The store extends the TTL in the same round trip if the
                 # record turns out to be permanent: no touch at save time.
-                loaded = self._open(
-                    sid, issued, index, load_refreshing(sid, self._refresh(now)), now
+                loaded = self.open_record(
+                    sid, issued, index, load_refreshing(sid, self._refresh(now)), now, refused
                 )
                 if loaded is not None:
                     loaded[1].refreshed = loaded[1].permanent
                     return loaded
             else:
-                loaded = self._open(sid, issued, index, self.store.load(sid), now)
+                loaded = self.open_record(sid, issued, index, self.store.load(sid), now, refused)
                 if loaded is not None:
                     return loaded
         elif verified:
-            records = self._lookup_many([sid for sid, _, _ in verified])
+            records = self.lookup_many([sid for sid, _, _ in verified])
             for (sid, issued, index), record in zip(verified, records, strict=False):
-                loaded = self._open(sid, issued, index, record, now)
+                loaded = self.open_record(sid, issued, index, record, now, refused)
                 if loaded is not None:
                     return loaded
+                refused += 1
+            self.refused_more(refused)
         # No session came with the request (and no round trip when no id did).
         return {}, ServerState(True, None, self.config.permanent_by_default, now, now, False, {})
 
-    def _open(
-        self, sid: str, issued: int, index: int, record: dict[str, bytes] | None, now: int
+    def _check_processes(self, environ: dict[str, Any]) -> None:
+        """Warn once when a per-process store serves a multi-process server
+        (the first load decides: a server does not change its processes)."""
+        self.per_process = False
+        if environ.get("wsgi.multiprocess"):
+            warn(SHARED_WARNING.format(store=type(self.store).__name__), SessionWarning)
+
+    def open_record(
+        self,
+        sid: str,
+        issued: int,
+        index: int,
+        record: dict[str, bytes] | None,
+        now: int,
+        refused: int = 0,
     ) -> tuple[dict[str, Any], ServerState] | None:
         """The data and state of a verified id's record, or ``None`` when it
-        is no session (no live record, undecodable, past its deadline)."""
+        is no session (no live record, undecodable, past its deadline);
+        ``refused``: the request's refusals so far (only a few are logged)."""
         if record is None or MARKER not in record:
-            self.debug("no live record for this session id", sid)
+            self.refuse("no live record for this session id", sid, refused)
             return None
         try:
             created, flags, owner = read_meta(record)
@@ -131,7 +162,7 @@ class ServerBackend(BaseBackend):
             data = {key: decode(blob) for key, blob in record.items() if key[:1] != _NUL}
             if len(data) + (1 if meta is None else 2) != len(record):
                 if is_tombstone(record):
-                    self.debug("this session moved or was logged out", sid)
+                    self.refuse("this session moved or was logged out", sid, refused)
                     return None
                 # Session keys that start with NUL, stored escaped (rare):
                 # decoded again, in the record's order.
@@ -146,6 +177,7 @@ class ServerBackend(BaseBackend):
             )
             return None
         if self.absolute and self.expired(created, now):
+            self.refuse("past absolute_lifetime", sid, refused)
             return None
         state = ServerState(  # positional: this runs on every load
             False, sid, bool(flags & FLAG_PERMANENT), created, issued, index > 0, record
@@ -161,7 +193,7 @@ class ServerBackend(BaseBackend):
             MARKER, META, FLAG_PERMANENT, config.permanent_lifetime, now, config.absolute_lifetime
         )
 
-    def _lookup_many(self, sids: list[str]) -> Iterator[dict[str, bytes] | None]:
+    def lookup_many(self, sids: list[str]) -> Iterator[dict[str, bytes] | None]:
         """The records of several verified ids, in order: one batched round
         trip where the store has ``load_many``, else one by one, stopping
         where the caller stops (at the first live one)."""
@@ -221,6 +253,12 @@ class ServerBackend(BaseBackend):
             store.touch(old_sid, ttl)  # re-issuing the cookie: the record lives as long
         return [self._cookie(state, old_sid, now)]
 
+    def adopt(self, data: dict[str, Any], state: ServerState) -> Headers:
+        """Store a session that comes from elsewhere (a cookie that outgrew
+        the browser limit) as a whole new record under ``state.sid``."""
+        now = int(time.time())
+        return self._create(data, state, self.lifetime(state, now), now)
+
     def _create(self, data: dict[str, Any], state: ServerState, ttl: int, now: int) -> Headers:
         """Write a whole record (every key plus the marker) under a fresh sid.
 
@@ -255,13 +293,14 @@ class ServerBackend(BaseBackend):
         """The session leaves its old record: moved to ``new_sid``
         (regenerate) or ended by a logout (``clear()``, ``invalidate()``,
         perhaps into a fresh session ``new_sid``). Says whether the new
-        session may live. Costs two round trips (as the load and delete of
-        the old record it replaces).
+        session may live. A move costs two round trips (as the load and
+        delete it replaces), a logout three (one before).
 
         The old record becomes a tombstone: its data goes, a pointer
         ``MOVED + new sid`` comes (a record with a pointer is dead), and the
         liveness marker stays, so that the next mover can tell a live
-        session from one already ended (cleared, revoked, expired). Each
+        session from one already ended (cleared, revoked, expired); a
+        logout deletes it once it has read it. Each
         side writes its pointer, then reads the record: of a logout and a
         concurrent move at least one sees the other (the store orders the
         writes). A logout deletes every session moved out of the record; a
@@ -285,7 +324,11 @@ class ServerBackend(BaseBackend):
             for key, value in others:
                 if value == _MOVED:
                     store.delete(key[len(MOVED) :])
-            return new_sid is None or all(value != _ENDED for _, value in others)
+            # Now the record can go: a move that writes its pointer from here
+            # on finds no liveness marker and gives up.
+            store.delete(old_sid)
+            fresh_ok = MARKER in old and all(value != _ENDED for _, value in others)
+            return new_sid is None or fresh_ok
         # A move keeps its new session only if it is the first thing to
         # happen to a live record (as two regenerates cannot both win).
         return MARKER in old and not others
@@ -299,6 +342,15 @@ def is_tombstone(record: dict[str, bytes]) -> bool:
 def new_sid_for_tombstone() -> str:
     """A pointer target no session has (a logout that starts none)."""
     return "-" + new_sid()
+
+
+def read_id(keys: KeyRing, token: str, max_age: int) -> tuple[str, int, int]:
+    """``(sid, issued, key_index)`` of a session id cookie value; raises
+    :class:`BadToken` when it is not one signed by ``keys``."""
+    raw, issued, index = keys.unsign(token, max_age)
+    if raw[-1:] == _PERMANENT_HINT:
+        raw = raw[:-1]
+    return raw.decode("ascii"), issued, index
 
 
 def read_meta(record: dict[str, bytes]) -> tuple[int, int, str | None]:

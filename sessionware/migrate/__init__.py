@@ -24,14 +24,22 @@ How a request migrates (:class:`~sessionware.migrate._backend.MigratingBackend`)
    within bounds to data sessionware can store; then the session holds that
    data, ``permanent`` comes from the old format's marker (Flask's
    ``_permanent`` key, which is never kept as a key), ``new`` is False.
-4. The session is saved as a sessionware session with a new ``sid`` on this
-   same response; once it is saved, the reader forgets the old session
-   (:class:`FlaskSessionRedis` deletes the old record; an old cookie of another
-   name is deleted with a ``Set-Cookie``).
+4. The session is saved as a sessionware session on this same response,
+   under a sid derived from the old token, so an old cookie becomes its new
+   session once: a replay (or a parallel first request) reaches that session
+   while it lives, and is no session once it was logged out, regenerated,
+   given an owner or revoked, wherever a store can record it
+   (:mod:`sessionware.migrate._once` says how, and what remains without a
+   record: the cookie store without ``revocation=``). Old tokens older than
+   ``permanent_lifetime`` are not read. Once the session is saved, the
+   reader forgets the old one (:class:`FlaskSessionRedis` deletes the old
+   record; an old cookie of another name is deleted with a ``Set-Cookie``).
 
 A reader is any object with a ``cookie_name`` (str) and ``read(values)``
 returning a :class:`Found` or ``None``; it must never raise for bad input
-(only :class:`~sessionware.StoreError` for a failing store).
+(only :class:`~sessionware.StoreError` for a failing store). A
+:class:`Found` without a ``token`` gets a random sid: nothing then ties a
+replay of the old cookie to the session it became.
 """
 
 from __future__ import annotations

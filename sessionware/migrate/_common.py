@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,11 +26,19 @@ class Found:
     :param permanent: whether the old session was permanent.
     :param forget: called once the migrated session is saved (e.g. deletes
         the old record); ``None`` when there is nothing to forget.
+    :param token: what identifies the old session (its cookie value, its
+        record's key): the new session's sid is derived from it, so that the
+        old session becomes its new one once (:mod:`sessionware.migrate._once`).
+        ``None``: a random sid, and every replay migrates again.
+    :param issued: Unix time the old token was issued, if known: a token is
+        migrated only while younger than ``permanent_lifetime``.
     """
 
     data: dict[str, Any] = field(repr=False)  # never in a repr or log
     permanent: bool
     forget: Callable[[], None] | None = None
+    token: str | None = field(default=None, repr=False)  # a credential: never shown
+    issued: int | None = None
 
 
 class Reader(Protocol):
@@ -50,26 +58,24 @@ class Reader(Protocol):
 
 
 def cookie_values(
-    header: str, name: str, limit: int, plausible: Callable[[str], bool] | None = None
+    candidates: Iterable[str], limit: int, plausible: Callable[[str], bool] | None = None
 ) -> list[str]:
-    """The first ``limit`` values of cookie ``name`` in a ``Cookie`` header
-    that pass the reader's structural check ``plausible`` (cheap: no HMAC,
-    no store), so junk tossed before a real cookie does not use up the limit.
+    """The first ``limit`` of a cookie's ``candidates`` (its values in a
+    ``Cookie`` header, lazily, as :meth:`CookieHeaders.candidates
+    <sessionware._cookies.CookieHeaders.candidates>` yields them) that pass
+    the reader's structural check ``plausible`` (cheap: no HMAC, no store),
+    so junk tossed before a real cookie does not use up the limit.
 
-    The header is split into cookie-pairs at ``;`` as RFC 6265 does (as
-    sessionware's own cookie is read), so the work is linear in its length.
+    The header is read as sessionware's own cookie is (RFC 6265 cookie-pairs,
+    lazily): each rejected value is dropped before the next is made, so a
+    64 KiB header costs about one copy of itself, not a list of every pair.
     """
-    if name + "=" not in header:
-        return []
     found: list[str] = []
-    for pair in header.split(";"):
-        pair_name, sep, value = pair.partition("=")
-        if sep and pair_name.strip(" \t") == name:
-            value = value.strip(" \t")
-            if plausible is None or plausible(value):
-                found.append(value)
-                if len(found) == limit:
-                    break
+    for value in candidates:
+        if plausible is None or plausible(value):
+            found.append(value)
+            if len(found) == limit:
+                break
     return found
 
 
@@ -79,7 +85,13 @@ def debug(reader: object, reason: str) -> None:
         logger.debug("not migrating a %s session: %s", type(reader).__name__, reason)
 
 
-def accept(reader: object, data: Any, forget: Callable[[], None] | None = None) -> Found | None:
+def accept(
+    reader: object,
+    data: Any,
+    forget: Callable[[], None] | None = None,
+    token: str | None = None,
+    issued: int | None = None,
+) -> Found | None:
     """``data`` as a :class:`Found` if sessionware can store it, else ``None``.
 
     The permanence marker becomes ``permanent``; keys must be str and values
@@ -95,4 +107,4 @@ def accept(reader: object, data: Any, forget: Callable[[], None] | None = None) 
     except UnsupportedValueError as exc:
         debug(reader, f"a value cannot be stored: {exc.path}")
         return None
-    return Found(data, permanent, forget)
+    return Found(data, permanent, forget, token, issued)

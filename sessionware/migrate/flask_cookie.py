@@ -14,9 +14,10 @@ import binascii
 import hashlib
 import json
 import re
+import time
 import zlib
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +27,7 @@ from werkzeug.http import parse_date
 
 from sessionware._codec import MAX_DEPTH, DecodeError
 from sessionware._config import check_keys, seconds
+from sessionware.errors import ConfigurationError
 from sessionware.migrate._common import Found, accept, debug
 
 __all__ = ["FlaskCookie"]
@@ -132,6 +134,20 @@ def load_payload(payload: bytes) -> Any:
         raise DecodeError(f"not Flask's tagged JSON: {type(exc).__name__}") from None
 
 
+def _until(until: object) -> float | None:
+    if until is None:
+        return None
+    if not isinstance(until, datetime):
+        raise ConfigurationError(
+            f"FlaskCookie until must be a datetime, not {type(until).__name__}"
+        )
+    if until.tzinfo is None or until.utcoffset() is None:
+        raise ConfigurationError(
+            "FlaskCookie until must be an aware datetime (e.g. datetime(..., tzinfo=UTC))"
+        )
+    return until.timestamp()
+
+
 class FlaskCookie:
     """Reads cookies written by Flask's built-in session (Flask 2.x and 3.x).
 
@@ -146,6 +162,11 @@ class FlaskCookie:
     :param salt: Flask's ``SecureCookieSessionInterface.salt``.
     :param cookie_name: Flask's ``SESSION_COOKIE_NAME``.
     :param max_age: Flask's ``PERMANENT_SESSION_LIFETIME``: older cookies are refused.
+    :param until: an aware ``datetime``: from then on no cookie is read
+        (migration has ended). With the cookie store and no ``revocation=``,
+        nothing server-side remembers that a cookie was migrated, so a copy
+        of an old cookie keeps starting a session until it expires, as it
+        did before the switch; ``until`` ends that at a time of your choice.
     """
 
     def __init__(
@@ -155,8 +176,10 @@ class FlaskCookie:
         salt: str = "cookie-session",
         cookie_name: str = "session",
         max_age: timedelta | int = timedelta(days=31),
+        until: datetime | None = None,
     ) -> None:
         keys = check_keys(secret_key, fallback_keys, "FlaskCookie")
+        self.until = _until(until)
         self.cookie_name = cookie_name
         self.max_age = seconds(max_age, "FlaskCookie max_age")
         # itsdangerous tries the last key first: the current one, then fallbacks.
@@ -176,12 +199,17 @@ class FlaskCookie:
 
     def read(self, values: Sequence[str]) -> Found | None:
         """The first of ``values`` that is a valid Flask session cookie."""
+        if self.until is not None and time.time() >= self.until:
+            debug(self, "migration ended (until=)")
+            return None
         for value in values:
             if not self.plausible(value):
                 debug(self, "not shaped like a Flask cookie (or too long)")
                 continue
             try:
-                payload = self._signer.unsign(value.encode("ascii"), max_age=self.max_age)
+                payload, signed_at = self._signer.unsign(
+                    value.encode("ascii"), max_age=self.max_age, return_timestamp=True
+                )
             except (BadSignature, UnicodeEncodeError) as exc:
                 debug(self, type(exc).__name__)  # expired, wrong key, not Flask's...
                 continue
@@ -190,7 +218,7 @@ class FlaskCookie:
             except DecodeError as exc:
                 debug(self, str(exc))
                 continue
-            found = accept(self, data)
+            found = accept(self, data, token=value, issued=int(signed_at.timestamp()))
             if found is not None:
                 return found
         return None

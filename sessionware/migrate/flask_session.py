@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, Signer
 
 from sessionware._codec import MAX_SIZE, DecodeError
 from sessionware._config import check_keys
-from sessionware.errors import ConfigurationError, StoreError
+from sessionware.errors import ConfigurationError, StoreError, install_hint
 from sessionware.migrate._common import Found, accept, debug
 
 if TYPE_CHECKING:
@@ -62,12 +62,41 @@ def load_record(raw: bytes) -> Any:
         raise DecodeError("neither msgpack nor JSON (a pickled record is never read)") from None
 
 
+def check_prefix(key_prefix: object) -> None:
+    """Refuse a ``key_prefix`` that lets a cookie name keys outside the old store.
+
+    A cookie names the record ``key_prefix + id``, with any id of the
+    Flask-Session shape (:data:`_SID_RE`): that record is read into the
+    session and deleted. An empty prefix would let a client name any Redis
+    key holding a map, and one ending with a letter or digit (``"app"``) any
+    key that merely starts with it (``"application…"``): the prefix must end
+    with a separator (Flask-Session's default ``"session:"``), so that only
+    keys of that namespace can be named.
+    """
+    if not isinstance(key_prefix, str):
+        raise ConfigurationError(f"key_prefix must be a str, not {type(key_prefix).__name__}")
+    if not key_prefix:
+        raise ConfigurationError(
+            "FlaskSessionRedis key_prefix must not be empty: a cookie could then name any "
+            "Redis key (it is read into the session and deleted); use Flask-Session's "
+            "SESSION_KEY_PREFIX (default 'session:')"
+        )
+    if key_prefix[-1].isascii() and key_prefix[-1].isalnum():
+        raise ConfigurationError(
+            f"FlaskSessionRedis key_prefix {key_prefix!r} must end with a separator such as "
+            "':' (not a letter or digit): a cookie could otherwise name any Redis key that "
+            "starts with it"
+        )
+
+
 class FlaskSessionRedis:
     """Reads sessions Flask-Session 0.6+ stored in Redis; deletes each once migrated.
 
     :param url_or_client: a ``redis://`` URL or a ``redis.Redis`` client
         (Flask-Session's ``SESSION_REDIS``), with ``decode_responses=False``.
-    :param key_prefix: Flask-Session's ``SESSION_KEY_PREFIX``.
+    :param key_prefix: Flask-Session's ``SESSION_KEY_PREFIX``; not empty, and
+        ending with a separator (see :func:`check_prefix`), so that a cookie
+        can name only records of the old store.
     :param cookie_name: Flask's ``SESSION_COOKIE_NAME``.
     :param use_signer: Flask-Session's ``SESSION_USE_SIGNER``: cookies hold
         signed ids, and only ids that verify with ``secret_key`` are looked up.
@@ -86,7 +115,7 @@ class FlaskSessionRedis:
             import redis
         except ImportError as exc:
             raise ConfigurationError(
-                'FlaskSessionRedis needs the redis package; pip install "sessionware[redis]"'
+                f"FlaskSessionRedis needs the redis package; {install_hint('redis')}"
             ) from exc
         if isinstance(url_or_client, str):
             try:
@@ -106,8 +135,7 @@ class FlaskSessionRedis:
             raise ConfigurationError(
                 "FlaskSessionRedis needs a client with decode_responses=False (records are bytes)"
             )
-        if not isinstance(key_prefix, str):
-            raise ConfigurationError(f"key_prefix must be a str, not {type(key_prefix).__name__}")
+        check_prefix(key_prefix)
         self.client = client
         self.key_prefix = key_prefix
         self.cookie_name = cookie_name
@@ -169,7 +197,7 @@ class FlaskSessionRedis:
             except DecodeError as exc:
                 debug(self, str(exc))
                 continue
-            found = accept(self, data, partial(self._delete, key))
+            found = accept(self, data, partial(self._delete, key), token=key)
             if found is not None:
                 return found
         return None

@@ -7,10 +7,14 @@ import hmac
 import os
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final, Literal
 
+from sessionware._config import warn
 from sessionware._signing import BadToken, KeyRing, b64decode, b64encode
-from sessionware.errors import ConfigurationError
+from sessionware.errors import ConfigurationError, install_hint
+
+if TYPE_CHECKING:
+    from sessionware.stores.base import Store
 
 #: Tokens longer than this are refused before any work (browsers cap at ~4 KB).
 MAX_TOKEN_SIZE = 8192
@@ -19,6 +23,8 @@ MAX_PAYLOAD_SIZE = 64 * 1024
 #: Payloads shorter than this are not worth a zlib attempt.
 COMPRESS_MIN_SIZE = 200
 _NONCE = 12
+#: What a session that outgrows the cookie does without ``overflow=``.
+OVERSIZE: Final = ("raise", "warn")
 
 
 class CookieStore:
@@ -28,15 +34,69 @@ class CookieStore:
     shorter. Works with no server at all and with any number of workers;
     the user can read (not change) its content unless ``encrypt=True``.
 
-    :param strict_size: raise :class:`~sessionware.CookieTooLargeError`
-        instead of warning when the cookie would exceed 4093 bytes.
+    Browsers drop a cookie over 4093 bytes without a word, so a session that
+    outgrows it is never sent as is. By default its save fails with
+    :class:`~sessionware.CookieTooLargeError` (the request fails, the browser
+    keeps the session it had); ``overflow=`` keeps it in a server-side store
+    instead.
+
+    :param oversize: without ``overflow``, what a session too large for the
+        cookie does: ``"raise"`` (the default) raises
+        :class:`~sessionware.CookieTooLargeError` naming the size, the limit
+        and the largest keys; ``"warn"`` sends the cookie anyway with a
+        :class:`~sessionware.SessionWarning`, as Flask does (browsers drop it).
+    :param overflow: a server-side store (or its URL) that keeps a session
+        once it outgrows the cookie, transparently for the app: its cookie
+        then carries only the signed session id, and the session stays in
+        that store, with a server-side store's guarantees, until it is
+        emptied (cleared, invalidated, its last key deleted).
+    :param strict_size: deprecated, use ``oversize``: ``True`` is
+        ``oversize="raise"``, ``False`` is ``oversize="warn"``.
     :param encrypt: make the payload confidential with AES-GCM (needs
         ``pip install "sessionware[crypto]"``). Encrypted payloads are never
         compressed, so their length cannot leak how well secrets compress.
+        (It concerns the cookie: an overflow store holds the data as any
+        server-side store does.)
+
+    .. versionchanged:: 1.2
+        An oversized session raises by default; ``oversize`` and
+        ``overflow`` added; ``strict_size`` deprecated.
     """
 
-    def __init__(self, *, strict_size: bool = False, encrypt: bool = False) -> None:
-        self.strict_size = bool(strict_size)
+    def __init__(
+        self,
+        *,
+        oversize: Literal["raise", "warn"] = "raise",
+        overflow: Store | str | None = None,
+        strict_size: bool | None = None,
+        encrypt: bool = False,
+    ) -> None:
+        if oversize not in OVERSIZE:
+            raise ConfigurationError(
+                f'CookieStore(oversize=...) must be "raise" or "warn", not {oversize!r}'
+            )
+        if strict_size is not None:
+            replacement = "raise" if strict_size else "warn"
+            warn(
+                f"CookieStore(strict_size={bool(strict_size)}) is deprecated; write "
+                f'CookieStore(oversize="{replacement}") instead'
+                + (" (raising is the default now)" if strict_size else ""),
+                DeprecationWarning,
+            )
+            if oversize != "raise" and oversize != replacement:
+                raise ConfigurationError(
+                    f"CookieStore(strict_size={bool(strict_size)}, oversize={oversize!r}) "
+                    "contradict each other; pass oversize= alone"
+                )
+            oversize = replacement  # type: ignore[assignment]
+        self.oversize: Literal["raise", "warn"] = oversize
+        #: The server-side store that keeps sessions too large for the cookie.
+        self.overflow = _overflow(overflow)
+        if self.overflow is not None and oversize == "warn":
+            raise ConfigurationError(
+                'CookieStore(overflow=..., oversize="warn") contradict each other: with '
+                "overflow= a session too large for the cookie is kept there; remove oversize="
+            )
         self.encrypt = bool(encrypt)
         if self.encrypt:
             try:
@@ -44,11 +104,17 @@ class CookieStore:
             except ImportError:
                 raise ConfigurationError(
                     "CookieStore(encrypt=True) needs the cryptography package: "
-                    'pip install "sessionware[crypto]"'
+                    + install_hint("crypto")
                 ) from None
 
+    @property
+    def strict_size(self) -> bool:
+        """Deprecated: whether an oversized session raises (``oversize="raise"``)."""
+        return self.oversize == "raise"
+
     def __repr__(self) -> str:
-        return f"CookieStore(strict_size={self.strict_size}, encrypt={self.encrypt})"
+        overflow = "" if self.overflow is None else f", overflow={self.overflow!r}"
+        return f"CookieStore(oversize={self.oversize!r}{overflow}, encrypt={self.encrypt})"
 
     def bind(self, secret_keys: Sequence[bytes]) -> CookieSealer:
         """Sealer for these keys (current first); used by the middleware."""
@@ -115,6 +181,27 @@ class CookieSealer:
         except Exception as exc:  # binascii, zlib and cryptography errors alike
             raise BadToken(f"cannot unwrap payload: {type(exc).__name__}") from None
         return payload, issued, index
+
+
+def _overflow(value: object) -> Store | None:
+    """``overflow=``: a server-side store, built from its URL if need be."""
+    if value is None:
+        return None
+    from sessionware.stores import from_url
+    from sessionware.stores.base import Store
+
+    store = from_url(value) if isinstance(value, str) else value
+    if isinstance(store, CookieStore):
+        raise ConfigurationError(
+            "CookieStore(overflow=...) needs a server-side store (redis://..., "
+            "sqlite:///...) to keep sessions too large for a cookie, not the cookie store"
+        )
+    if not isinstance(store, Store):
+        raise ConfigurationError(
+            f"CookieStore(overflow=...) must be a server-side store or its URL, "
+            f"not {type(store).__name__}"
+        )
+    return store
 
 
 def _inflate(data: bytes) -> bytes:

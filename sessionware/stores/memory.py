@@ -5,6 +5,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
+from typing import Final
+
+#: The :class:`~sessionware.SessionWarning` a per-process store gives, once,
+#: when the server runs the app in several processes.
+SHARED_WARNING: Final = (
+    "{store} keeps sessions inside one process, and this server runs the app in "
+    "several (wsgi.multiprocess): a session is lost whenever another process "
+    "answers. Use a store that all processes share: SQLiteStore (sqlite:///path), "
+    "RedisStore (redis://...), PostgreSQLStore (postgresql://...) or the cookie "
+    "store (cookie://)."
+)
 
 
 class MemoryStore:
@@ -12,7 +23,15 @@ class MemoryStore:
 
     Records live in this process only: use it for tests and single-process
     servers. Expired records are dropped when read and swept on writes.
+    Under a server that runs the app in several processes (``gunicorn -w
+    2``: the WSGI environ's ``wsgi.multiprocess`` is true), a session is lost
+    whenever another process answers; the middleware then warns once
+    (:data:`SHARED_WARNING`).
     """
+
+    #: Records live in this process only: the server backend checks
+    #: ``wsgi.multiprocess`` on its first load and warns.
+    per_process: Final = True
 
     def __init__(self) -> None:
         self._records: dict[str, tuple[float, dict[str, bytes]]] = {}

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from sessionware.errors import ConfigurationError, StoreError
+from sessionware.errors import ConfigurationError, StoreError, install_hint
 from sessionware.stores import _url
 from sessionware.stores._pg_owners import PostgreSQLOwners
 from sessionware.stores._pgpool import Pool, describe, is_pool
@@ -108,7 +108,7 @@ class PostgreSQLStore(PostgreSQLOwners):
             import psycopg
         except ImportError as exc:
             raise ConfigurationError(
-                'PostgreSQLStore needs psycopg 3; pip install "sessionware[postgresql]"'
+                f"PostgreSQLStore needs psycopg 3; {install_hint('postgresql')}"
             ) from exc
         self._password: str | None = None
         self._pool: Pool | None = None

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
-from sessionware.errors import ConfigurationError, StoreError
+from sessionware.errors import ConfigurationError, StoreError, install_hint
 from sessionware.stores import _url
 from sessionware.stores._redis import LOAD_REFRESHING, SAVE, connect
 from sessionware.stores._redis_owners import RedisOwnerIndex
@@ -82,7 +82,7 @@ class RedisStore(RedisOwnerIndex):
             import redis.exceptions
         except ImportError as exc:
             raise ConfigurationError(
-                'RedisStore needs the redis package; pip install "sessionware[redis]"'
+                f"RedisStore needs the redis package; {install_hint('redis')}"
             ) from exc
 
         self._password: str | None = None

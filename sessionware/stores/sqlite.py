@@ -14,6 +14,7 @@ from typing import Final
 
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import _url
+from sessionware.stores._sqlite_file import create_private
 
 __all__ = ["SQLiteStore"]
 
@@ -39,15 +40,16 @@ class SQLiteStore:
     change. Expired records are never loaded, are swept by saves (at most every
     60 seconds per process, bounded) and by :meth:`cleanup`.
 
-    The file (mode 0600, readable by its owner only; SQLite gives its
-    ``-wal`` and ``-shm`` files the same mode) and its table are created on
-    first use; the directory is not:
-    a missing or unwritable directory raises :class:`~sessionware.StoreError`
-    on first use, like any other failure of the database.
+    The file (mode 0600, readable by its owner only, as are its ``-wal`` and
+    ``-shm`` files) and its table are created on first use; the directory is
+    not: a missing or unwritable directory raises
+    :class:`~sessionware.StoreError` on first use.
 
     Each process opens its own connection lazily (and again after a fork,
     because an SQLite connection must not cross a fork). Threads share it
-    under a lock. The database runs in WAL mode with ``synchronous=NORMAL``:
+    under a lock. Any number of stores, in one process or many, may share a
+    file: only SQLite opens it, so opening or closing one never drops
+    another's locks. The database runs in WAL mode with ``synchronous=NORMAL``:
     a committed save survives a crash of the application, though not
     necessarily a power loss.
 
@@ -288,14 +290,7 @@ class SQLiteStore:
         # IMMEDIATE / COMMIT ourselves. The lock above makes sharing the
         # connection between threads safe.
         if self.path not in ("", ":memory:"):
-            try:
-                # Session data is for this user only: create the file mode
-                # 0600 (SQLite gives -wal and -shm the mode of the database).
-                # An existing file keeps its mode; a failure here (no
-                # directory) is left to sqlite3.connect, which reports it.
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            except OSError:
-                pass
+            create_private(self.path)  # mode 0600, without opening it (see there)
         conn = sqlite3.connect(
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )

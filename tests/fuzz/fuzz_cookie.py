@@ -15,7 +15,9 @@ defaults to 64 KiB here, as long as real headers get.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import sys
 from functools import partial
 
@@ -24,12 +26,16 @@ from bounds import PARSER_CONSTANT, REQUEST_CONSTANT, bounded  # this script's f
 from bounds import parse_all as parse_with
 
 with atheris.instrument_imports():
+    from itsdangerous import TimestampSigner
     from itsdangerous.encoding import base64_encode
 
     from sessionware import SessionMiddleware
     from sessionware._backends.server import MARKER
     from sessionware._codec import DecodeError, decode, decode_envelope, encode
     from sessionware._cookies import CookieHeaders
+    from sessionware.migrate import FlaskCookie, FlaskSessionRedis
+    from sessionware.migrate._common import accept
+    from sessionware.migrate.flask_session import load_record
     from sessionware.stores import CookieStore, MemoryStore
 
 SECRET = "fuzz-secret-key-0123456789abcdef-xyz"
@@ -178,6 +184,59 @@ def mode_cookie_request(data):
         bounded(_request(middleware), data[1:].decode("latin-1"), REQUEST_CONSTANT)
 
 
+# -- migration readers (sessionware.migrate): the same header, read by them too ------
+
+FLASK_SECRET = "fuzz-old-flask-secret-key-0123456789"
+FLASK_SIGNER = TimestampSigner(
+    FLASK_SECRET, salt="cookie-session", key_derivation="hmac", digest_method=hashlib.sha1
+)
+READERS = [FlaskCookie(FLASK_SECRET), FlaskCookie(FLASK_SECRET, cookie_name="old")]
+MIGRATING = [
+    SessionMiddleware(_read_app, SECRET, store=store, permanent_lifetime=LIFETIME,
+                      migrate_from=READERS)
+    for store in (CookieStore(), MemoryStore())
+]  # fmt: skip
+#: Set FUZZ_REDIS_URL (a scratch Redis) to fuzz FlaskSessionRedis through Redis;
+#: without it, its records are fuzzed at their decode boundary only.
+REDIS_URL = os.environ.get("FUZZ_REDIS_URL")
+if REDIS_URL:
+    FLASK_SESSION = FlaskSessionRedis(REDIS_URL, key_prefix="fuzz:flask-session:")
+    MIGRATING.append(
+        SessionMiddleware(_read_app, SECRET, store=MemoryStore(), migrate_from=[FLASK_SESSION])
+    )
+
+
+def mode_flask_cookie_header(data):
+    # First byte: which migrating middleware; the rest, the whole Cookie header.
+    if data:
+        _request(MIGRATING[data[0] % len(MIGRATING)])(data[1:].decode("latin-1"))
+
+
+def mode_flask_signed_payload(data):
+    # Signed with the Flask key: the bytes reach base64, zlib, JSON and untag.
+    if data:
+        body = base64_encode(data[1:])
+        value = FLASK_SIGNER.sign(b"." + body if data[0] & 1 else body).decode("ascii")
+        _request(MIGRATING[data[0] % len(MIGRATING)])(f"session={value}; old={value}")
+
+
+def mode_flask_session_record(data):
+    try:
+        accept(None, load_record(data))
+    except DecodeError:
+        pass
+    if REDIS_URL:
+        FLASK_SESSION.client.set("fuzz:flask-session:" + "R" * 43, data, ex=60)
+        _request(MIGRATING[-1])("session=" + "R" * 43)
+
+
+def mode_migrating_request(data):
+    # The Cookie header's cost bound, through every reader.
+    if data:
+        middleware = MIGRATING[data[0] % len(MIGRATING)]
+        bounded(_request(middleware), data[1:].decode("latin-1"), REQUEST_CONSTANT)
+
+
 MODES = [
     mode_plain_header,
     mode_encrypted_header,
@@ -191,6 +250,10 @@ MODES = [
     mode_record_marker,
     mode_cookie_parser,  # appended: the committed corpus keeps its mode bytes
     mode_cookie_request,
+    mode_flask_cookie_header,  # appended: the committed corpus keeps its mode bytes
+    mode_flask_signed_payload,
+    mode_flask_session_record,
+    mode_migrating_request,
 ]
 
 
@@ -199,7 +262,7 @@ def _warm_up():
     compiled on first use, caches) are not the header's."""
     for header in ("session=a", "session=a; session=b", "x=1; session=a; y=2"):
         parse_all(header)
-        for middleware in REQUESTS:
+        for middleware in (*REQUESTS, *MIGRATING):
             _request(middleware)(header)
             _request(middleware)(header + "; " + cookie_header(SID_COOKIE))
 

@@ -4,6 +4,7 @@ to the console, keeps the session cookie from JavaScript, and refuses a
 cross-site POST. Screenshots are saved in the test's temp dir, or in
 ``$SESSIONWARE_SCREENSHOTS`` when that is set."""
 
+import json
 import os
 import shutil
 
@@ -111,3 +112,84 @@ def test_a_cross_site_form_post_is_refused(tmp_path):
         assert "cross-site POST refused" in driver.page_source
         driver.get(a_url)
         assert field(driver, "keys") == "5" and field(driver, "new") == "False"
+
+
+#: Markup that runs script if it ever reaches the page as markup.
+HOSTILE = [
+    '<svg onload="window.__ran = 1">',
+    '"><img src=x onerror="window.__ran = 2">',
+    "</pre><script>window.__ran = 3</script>",
+]
+
+
+def test_no_script_from_a_session_runs(tmp_path):
+    """An owner, keys and values holding markup, typed into the demo's own
+    forms: every page shows them as text and runs none of it."""
+    from selenium.webdriver.common.by import By
+
+    def fill(form, name, text):
+        element = driver.find_element(By.CSS_SELECTOR, f'form[action="{form}"] [name="{name}"]')
+        element.clear()
+        element.send_keys(text)
+
+    with (
+        demo_server(tmp_path, "--store", f"sqlite:///{tmp_path}/demo.db") as server,
+        chromium(tmp_path) as driver,
+    ):
+        driver.get(server.url + "/sessions")
+        fill("/login", "user", HOSTILE[0])
+        click(driver, "#do-login")
+        driver.get(server.url + "/")
+        for text in HOSTILE:
+            fill("/put", "key", text)
+            fill("/put", "value", text)
+            click(driver, "#do-put")
+        for path in ("/", "/check", "/sessions"):
+            driver.get(server.url + path)
+            assert driver.execute_script("return window.__ran") is None, path
+            assert field(driver, "owner") == HOSTILE[0]
+            assert not driver.find_elements(By.CSS_SELECTOR, "main svg, main img, main iframe")
+        assert field(driver, "signed-in-as") == HOSTILE[0]
+        driver.get(server.url + "/")
+        data = json.loads(field(driver, "data"))
+        assert all(data[text] == text for text in HOSTILE)
+        assert console_errors(driver) == []
+
+
+def cards_touching(driver, gap=6):
+    """Pairs of POST forms (the demo's cards and buttons) closer than ``gap`` px."""
+    return driver.execute_script(
+        """
+        const gap = arguments[0];
+        const boxes = [...document.querySelectorAll("form[method=post]")].map(form => {
+            const r = form.getBoundingClientRect();
+            return {id: form.querySelector("button").id, r};
+        });
+        const close = [];
+        for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+            const a = boxes[i].r, b = boxes[j].r;
+            const apart = a.right + gap <= b.left || b.right + gap <= a.left
+                || a.bottom + gap <= b.top || b.bottom + gap <= a.top;
+            if (!apart) close.push([boxes[i].id, boxes[j].id]);
+        }
+        return close;
+        """,
+        gap,
+    )
+
+
+def test_no_button_touches_another_card(tmp_path):
+    """Every page, signed in on a server-side store (every button shown),
+    wide and narrow: no two forms touch."""
+    with (
+        demo_server(tmp_path, "--store", f"sqlite:///{tmp_path}/demo.db") as server,
+        chromium(tmp_path) as driver,
+    ):
+        driver.get(server.url + "/sessions")
+        click(driver, "#do-login")
+        assert field(driver, "signed-in-as") == "alice"
+        for width in (1280, 400):
+            driver.set_window_size(width, 1000)
+            for path in ("/", "/check", "/sessions"):
+                driver.get(server.url + path)
+                assert cards_touching(driver) == [], (width, path)
