@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from typing import Final
 from urllib.parse import quote as percent_encode
 
-__all__ = ["quote", "redact", "scrub", "scrubbed", "secrets_of_query"]
+__all__ = ["hidden_parts", "quote", "redact", "scrub", "scrubbed", "secrets_of_query"]
 
 _SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,31}:")
 _USER: Final = re.compile(r"[A-Za-z0-9._~%!$'()*+,;=\-]{0,256}")
@@ -69,48 +69,73 @@ SHOWN_VALUES: Final = frozenset(
 
 def redact(url: object) -> str:
     """``url`` as it may be shown: see the module's rules. Never raises."""
+    return _redact(url, [])
+
+
+def hidden_parts(url: object) -> list[str]:
+    """What :func:`redact` hides of ``url``: to scrub from any text that may
+    have quoted it (the command line's last line of defence). Never raises."""
+    hidden: list[str] = []
+    _redact(url, hidden)
+    return [part for part in hidden if part]
+
+
+def _redact(url: object, hidden: list[str]) -> str:
+    if not isinstance(url, str):
+        return HIDDEN
     try:
-        return _redact(url) if isinstance(url, str) else HIDDEN
+        return _redact_url(url, hidden)
     except Exception:  # total by construction; this is only a seat belt
+        hidden.append(url)
         return HIDDEN
 
 
-def _redact(url: str) -> str:
+def _redact_url(url: str, hidden: list[str]) -> str:
     scheme = _SCHEME.match(url)
     if scheme is None:
+        hidden.append(url)
         return HIDDEN
     head, rest = scheme.group(), url[scheme.end() :]
     if not rest:
         return head
     if not rest.startswith("//"):
+        hidden.append(rest)
         return head + HIDDEN
     rest = rest[2:]
     shown = head + "//"
     userinfo, at, rest = rest.rpartition("@")
     if at:
-        user, colon, _ = userinfo.partition(":")
-        shown += f"{user}:{HIDDEN}@" if colon and _USER.fullmatch(user) else f"{HIDDEN}@"
+        user, colon, password = userinfo.partition(":")
+        if colon and _USER.fullmatch(user):
+            shown += f"{user}:{HIDDEN}@"
+            hidden.append(password)
+        else:
+            shown += f"{HIDDEN}@"
+            hidden.append(userinfo)
     rest, hash_sign, fragment = rest.partition("#")
+    hidden.append(fragment)
     rest, question, query = rest.partition("?")
     if not at and not _HOSTS.fullmatch(rest.partition("/")[0]):
         # No user info, and no host list either: nothing here is known to be
         # harmless (``redis://:pw``, ``redis://:pa/ss``).
+        hidden.append(url[len(shown) :])
         return shown + HIDDEN
     shown += rest  # the host list and the path: past the user info, no secret
     if question:
-        shown += "?" + _redact_query(query)
+        shown += "?" + _redact_query(query, hidden)
     if hash_sign:
         shown += "#" + (HIDDEN if fragment else "")
     return shown
 
 
-def _redact_query(query: str) -> str:
+def _redact_query(query: str, hidden: list[str]) -> str:
     shown: list[str] = []
     pieces = query.split("&")
     for index, piece in enumerate(pieces):
         name, equals, value = piece.partition("=")
         if not _NAME.fullmatch(name):
             shown.append(HIDDEN)
+            hidden.append("&".join(pieces[index:]))
             break  # a piece that is no option may be a secret's tail: hide the rest
         if not equals or name.lower() in SHOWN_VALUES:
             shown.append(piece)
@@ -118,7 +143,9 @@ def _redact_query(query: str) -> str:
             shown.append(name + "=")
         else:
             shown.append(f"{name}={HIDDEN}")
+            hidden.append(value)
             if index + 1 < len(pieces):
+                hidden.append("&".join(pieces[index + 1 :]))
                 shown.append(HIDDEN)  # the value may have held an unencoded '&'
                 break
     return "&".join(shown)

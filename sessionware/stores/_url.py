@@ -283,8 +283,8 @@ def parse(url: str) -> StoreURL:
         user, colon, password = userinfo.partition(":")
         result.username = unquote(user) or None
         result.password = unquote(password) if colon else None
-        # Never shown either: the whole user info, as given and decoded.
-        result.secrets += [userinfo, unquote(userinfo), password, unquote(password)]
+        if colon:  # never shown either: the password, as given and decoded
+            result.secrets += [userinfo, password, unquote(password)]
     if scheme in ("cookie", "memory"):
         if netloc or parts.path not in ("", "/"):
             raise _fail(shown, f"{scheme}:// takes no host or path")

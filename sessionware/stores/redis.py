@@ -85,7 +85,8 @@ class RedisStore(RedisOwnerIndex):
                 'RedisStore needs the redis package; pip install "sessionware[redis]"'
             ) from exc
 
-        self._password: str | None = None
+        #: Never shown: the URL's password and other secrets, or the client's.
+        self._secrets: list[str] = []
         self._sentinel: str | None = None
         self._owns_client = isinstance(url_or_client, str)
         options: dict[str, Any] = {}
@@ -97,7 +98,7 @@ class RedisStore(RedisOwnerIndex):
                     f"RedisStore URL {parsed.shown!r}: scheme {parsed.scheme}:// is not one "
                     "of redis://, rediss://, unix://, redis+cluster://, redis+sentinel://"
                 )
-            self._password = parsed.password
+            self._secrets = parsed.secrets
             options = parsed.options
         self.prefix = _url.pick("RedisStore", "prefix", prefix, options, "sessionware:")
         if not isinstance(self.prefix, str):
@@ -115,7 +116,7 @@ class RedisStore(RedisOwnerIndex):
         elif isinstance(url_or_client, redis.Redis | redis.cluster.RedisCluster):
             client = url_or_client
             password = client.get_connection_kwargs().get("password")
-            self._password = password if isinstance(password, str) else None
+            self._secrets = [password] if isinstance(password, str) else []
         else:
             raise ConfigurationError(
                 "RedisStore needs a redis:// URL, a redis.Redis or a "
@@ -152,7 +153,7 @@ class RedisStore(RedisOwnerIndex):
         except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
             raise StoreError(
                 f"{self!r} could not reach the cluster: {self._scrub(exc)}", store=self
-            ) from _url.scrubbed(exc, self._password)
+            ) from _url.scrubbed(exc, self._secrets)
 
     def __repr__(self) -> str:
         return f"RedisStore({self._where})"
@@ -294,7 +295,7 @@ class RedisStore(RedisOwnerIndex):
             raise StoreError(
                 f"{self!r} could not {action}: {type(exc).__name__}: {self._scrub(exc)}",
                 store=self,
-            ) from _url.scrubbed(exc, self._password)
+            ) from _url.scrubbed(exc, self._secrets)
 
     def _scrub(self, exc: BaseException) -> str:
         # Belt and braces: a password must never reach a log line. Nor an
@@ -304,7 +305,7 @@ class RedisStore(RedisOwnerIndex):
         cut = text.find("<redis.")
         if cut != -1:
             text = text[:cut].rstrip(" :") or type(exc).__name__
-        return _url.scrub(text, self._password)
+        return _url.scrub(text, self._secrets)
 
     def _describe(self) -> str:
         """host:port of the server, or of every known cluster node."""
