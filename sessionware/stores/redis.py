@@ -167,7 +167,12 @@ class RedisStore(RedisOwnerIndex):
         )
         # decode_responses is off (checked in __init__): fields and values are
         # bytes. An empty hash does not exist in Redis: no keys, no record.
-        return {k.decode("utf-8", "surrogateescape"): v for k, v in raw.items()} or None
+        try:
+            return {k.decode(): v for k, v in raw.items()} or None
+        except UnicodeDecodeError:
+            # A field name that is not UTF-8 is no key of a session (none
+            # could be saved again): the record is not ours, no session.
+            return None
 
     def load_refreshing(self, sid: str, refresh: Refresh) -> dict[str, bytes] | None:
         """:meth:`load`, and in the same round trip (a Lua script) extend the
@@ -178,9 +183,10 @@ class RedisStore(RedisOwnerIndex):
             "list[bytes]",
             self._call("load a session", self._script, LOAD_REFRESHING, self.prefix + sid, argv),
         )
-        record = {
-            flat[i].decode("utf-8", "surrogateescape"): flat[i + 1] for i in range(0, len(flat), 2)
-        }
+        try:
+            record = {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
+        except UnicodeDecodeError:
+            return None  # as in load()
         return record or None
 
     def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
@@ -189,10 +195,7 @@ class RedisStore(RedisOwnerIndex):
         raws = cast(
             "list[dict[bytes, bytes]]", self._call("load sessions", self._hgetall_many, sids)
         )
-        return [
-            {k.decode("utf-8", "surrogateescape"): v for k, v in raw.items()} or None
-            for raw in raws
-        ]
+        return [_record(raw) for raw in raws]
 
     def save(self, sid: str, changes: Mapping[str, bytes | None], ttl: int) -> None:
         sets: list[str | bytes] = []
@@ -324,6 +327,14 @@ class RedisStore(RedisOwnerIndex):
             where = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
         db = kwargs.get("db", 0)
         return f"{where}/{db}" if db else where
+
+
+def _record(raw: dict[bytes, bytes]) -> dict[str, bytes] | None:
+    """A hash as a record, as in :meth:`RedisStore.load`."""
+    try:
+        return {k.decode(): v for k, v in raw.items()} or None
+    except UnicodeDecodeError:
+        return None
 
 
 class _NotAcknowledged(Exception):
