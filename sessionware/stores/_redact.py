@@ -5,18 +5,20 @@ secret, whole or in pieces.
 it keeps only what it can prove harmless and turns everything else into
 ``***``. Its rules, read left to right:
 
-- the scheme is kept when it looks like one (``[A-Za-z][A-Za-z0-9+.-]*:``);
-  with no scheme, the whole text is ``***``;
+- the scheme is kept when it looks like one (``[A-Za-z][A-Za-z0-9+.-]*:``)
+  and is followed by ``//`` or is a store's; else the whole text is ``***``;
 - without ``//`` after the scheme (``redis::pw@h``, ``redis:/:pw@h/0``),
   everything after the scheme is ``***``: no part of such a text is known to
   be a host;
 - with ``//``, the user info runs to the *last* ``@`` of the text, since a
   password may hold an unencoded ``/``, ``?``, ``#`` or ``@``: it is shown as
   ``user:***@`` when it has a ``:`` and a plain user name, else ``***@``;
-- the host list and path after it are kept; in the query, option names that
-  are identifiers are kept, and values only for options known to hold no
-  secret; any other value is ``***`` and, since it may have held an
-  unencoded ``&``, so is the rest of the query; a ``#fragment`` is ``#***``.
+- the host list and path after it are kept (with no ``@`` in the text, only
+  a well-formed host list, else the rest is ``***``); in the query, the
+  names of ``name=value`` options are kept, and values only for options
+  known to hold no secret; any other value or piece is ``***`` and, since
+  it may have held an unencoded ``&``, so is the rest of the query; a
+  ``#fragment`` is ``#***``.
 
 Error messages about a URL quote a piece of it only through :func:`quote`,
 which allows nothing that :func:`redact` did not already show.
@@ -37,6 +39,23 @@ _HOST: Final = r"(\[[0-9A-Za-z:.%]*\]|[A-Za-z0-9._~%\-]*)(:[0-9]{0,5})?"
 _HOSTS: Final = re.compile(f"{_HOST}(,{_HOST})*")
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
 HIDDEN: Final = "***"
+#: The schemes of store URLs (``sessionware.stores._url.SCHEMES``).
+KNOWN_SCHEMES: Final = frozenset(
+    {
+        "cookie",
+        "memory",
+        "sqlite",
+        "redis",
+        "rediss",
+        "unix",
+        "redis+cluster",
+        "rediss+cluster",
+        "redis+sentinel",
+        "rediss+sentinel",
+        "postgresql",
+        "postgres",
+    }
+)
 
 #: Query options whose values are shown: sessionware's own, and libpq's that
 #: only ever hold a mode, a number, a host, a name or a path (never a secret).
@@ -96,11 +115,14 @@ def _redact_url(url: str, hidden: list[str]) -> str:
         hidden.append(url)
         return HIDDEN
     head, rest = scheme.group(), url[scheme.end() :]
-    if not rest:
-        return head
     if not rest.startswith("//"):
+        # No "//": not even the "scheme" is known to be one unless it is a
+        # store's (``s3cr3t:more`` may be a password given as a URL).
+        if head[:-1].lower() not in KNOWN_SCHEMES:
+            hidden.append(url)
+            return HIDDEN
         hidden.append(rest)
-        return head + HIDDEN
+        return head + HIDDEN if rest else head
     rest = rest[2:]
     shown = head + "//"
     userinfo, at, rest = rest.rpartition("@")
@@ -133,11 +155,12 @@ def _redact_query(query: str, hidden: list[str]) -> str:
     pieces = query.split("&")
     for index, piece in enumerate(pieces):
         name, equals, value = piece.partition("=")
-        if not _NAME.fullmatch(name):
+        if not equals or not _NAME.fullmatch(name):
+            # No option (``name=value``): may be anything, a secret's tail too.
             shown.append(HIDDEN)
             hidden.append("&".join(pieces[index:]))
             break  # a piece that is no option may be a secret's tail: hide the rest
-        if not equals or name.lower() in SHOWN_VALUES:
+        if name.lower() in SHOWN_VALUES:
             shown.append(piece)
         elif not value:
             shown.append(name + "=")

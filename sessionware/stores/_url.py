@@ -30,7 +30,7 @@ _REDIS = ("redis", "rediss")
 _CLUSTER = ("redis+cluster", "rediss+cluster")
 _SENTINEL = ("redis+sentinel", "rediss+sentinel")
 _POSTGRESQL = ("postgresql", "postgres")
-SCHEMES: Final = (
+SCHEMES: Final = (  # also _redact.KNOWN_SCHEMES; a test keeps them equal
     "cookie",
     "memory",
     "sqlite",
