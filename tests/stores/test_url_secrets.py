@@ -41,6 +41,8 @@ PASSWORDS = [
     "s3cr3tA%2Fs3cr3tB",
     "s3cr3tA/s3cr3tB@s3cr3tC#s3cr3tD",
 ]
+#: Each separator once, for the command line (its matrix is slower).
+CLI_PASSWORDS = ["s3cr3tA/s3cr3tB@s3cr3tC#s3cr3tD", "s3cr3tA?s3cr3tB", "s3cr3tA&s3cr3tB=s3cr3tC"]
 #: Shapes of a URL: ``{s}`` the scheme, ``{pw}`` the password as written,
 #: ``{q}`` the password percent-encoded, ``{hp}`` 127.0.0.1:<closed port>.
 SHAPES = [
@@ -227,8 +229,8 @@ def test_every_shape_on_the_command_line(shape, closed, busy_port, capsys, tmp_p
     pytest.importorskip("redis")
     pytest.importorskip("psycopg")
     monkeypatch.chdir(tmp_path)
-    for scheme in ("redis", "postgresql", "redis+sentinel", "unix", "sqlite", "ftp"):
-        for password in PASSWORDS:
+    for scheme in ("redis", "postgresql", "unix"):
+        for password in CLI_PASSWORDS:
             url = shape.format(s=scheme, pw=password, q=quote(password, safe=""), hp=closed)
             if skipped(shape, password, url):
                 continue
