@@ -60,9 +60,7 @@ def check_table(table: object) -> str:
     return table
 
 
-def conninfo(
-    psycopg: Any, parsed: StoreURL, connect_kwargs: dict[str, Any], timeout: float
-) -> str:
+def conninfo(psycopg: Any, parsed: StoreURL, connect_kwargs: dict[str, Any], timeout: float) -> str:
     """The libpq connection string of ``parsed`` and ``connect_kwargs``.
 
     Each setting has one source. Refused, naming both: a parameter given in

@@ -14,7 +14,9 @@ and its SHA-256 instead (no UTF-8 text holds a ``0xFF`` byte, so the two
 forms never meet): a btree entry holds at most about 2,700 bytes, and an
 owner may have 1,024 characters of 4 bytes each. Tables made by older
 versions need no change; their entries of such owners, in the long form,
-are still found and removed until they expire. For a role that may not create tables, create it beforehand::
+are still found and removed until they expire.
+
+For a role that may not create tables, create it beforehand::
 
     CREATE TABLE sessionware_sessions_owners (owner bytea NOT NULL,
         sid text NOT NULL, expires timestamptz NOT NULL, PRIMARY KEY (owner, sid));

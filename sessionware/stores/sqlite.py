@@ -20,7 +20,6 @@ __all__ = ["SQLiteStore"]
 _TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
-
 def _sqlite_accepts(table: str) -> bool:
     """Whether SQLite takes ``table`` and the names made from it (asked of an
     in-memory database, so a keyword is refused now, not at the first save)."""

@@ -151,9 +151,9 @@ def library_texts(url):
             continue
         store = getattr(built, "store", built)
         texts.append(repr(store))
-        for call in (lambda: store.load("sid"), lambda: store.save("sid", {"a": b"1"}, 60)):
+        for method, args in (("load", ("sid",)), ("save", ("sid", {"a": b"1"}, 60))):
             try:
-                call()
+                getattr(store, method)(*args)
             except Exception as exc:
                 texts += shown_by(exc)
         close = getattr(store, "close", None)

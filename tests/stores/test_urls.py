@@ -170,7 +170,10 @@ def test_good_urls_parse(url, expected):
             "postgresql://u@h/db?password=pw&sslmode=require",
             "postgresql://***@h/db?password=***&***",
         ),
-        ("postgresql://u:p@h/db?sslmode=require&sslpassword=pw", "postgresql://u:***@h/db?sslmode=require&sslpassword=***"),
+        (
+            "postgresql://u:p@h/db?sslmode=require&sslpassword=pw",
+            "postgresql://u:***@h/db?sslmode=require&sslpassword=***",
+        ),
         ("redis+sentinel://:pw@a:1,b:2/svc", "redis+sentinel://:***@a:1,b:2/svc"),
         ("redis://h:1/0", "redis://h:1/0"),
         ("redis://us@r:pw@h/0", "redis://***@h/0"),
