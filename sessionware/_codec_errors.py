@@ -105,8 +105,25 @@ def fail(value: Any, path: str, limit: int, exc: BaseException | None) -> Unsupp
     return error
 
 
+def utf8(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8 (holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_keys(data: Iterable[Any]) -> None:
+    """Refuse a session key that no store could keep: one that is not a
+    ``str``, or a ``str`` that is not valid UTF-8 (a lone surrogate)."""
     for key in data:
         if type(key) is not str:
             message = f"session keys must be str, got {type(key).__name__}: {_key_repr(key)}"
-            raise UnsupportedValueError(message, "session")
+            raise UnsupportedValueError(message, f"session[{_key_repr(key)}]")
+        if not key.isascii() and not utf8(key):  # isascii: O(1), a flag of the str
+            raise UnsupportedValueError(
+                f"cannot store the key {_key_repr(key)}: it holds a lone surrogate, "
+                "not valid UTF-8; no store can keep it",
+                f"session[{_key_repr(key)}]",
+            )

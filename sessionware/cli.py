@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 from typing import NoReturn
+from urllib.parse import unquote
 
 from sessionware import __version__
 from sessionware._decode import (
@@ -25,13 +26,17 @@ from sessionware._decode import (
 )
 from sessionware.errors import ConfigurationError, StoreError
 from sessionware.stores import from_url
+from sessionware.stores._redact import hidden_parts
 from sessionware.stores.cookie import CookieStore
 from sessionware.stores.memory import MemoryStore
 
 __all__ = ["decode_cookie", "main", "to_json"]  # decode's functions, importable here
 
-#: ``scheme://user:password@``: the password is masked in every error line.
-_PASSWORD_RE = re.compile(r"(://[^/\s:@]*:)[^@\s]*@")
+#: What the command line must never print: every part of a URL argument that
+#: the redactor hides, and its pieces (see :func:`_never_shown`). Set by main().
+_NEVER_SHOWN: list[str] = []
+_SEPARATORS = re.compile(r"[/?#&@:=,;]")
+_URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 class _Fail(Exception):
@@ -182,9 +187,31 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _one_line(message: str) -> str:
-    """``message`` on one line, with any URL password shown as ``***`` and
-    unprintable characters (controls, bidirectional overrides) escaped."""
-    return printable(_PASSWORD_RE.sub(r"\1***@", " ".join(message.split())))
+    """``message`` on one line, with no secret of a URL argument in it and
+    unprintable characters (controls, bidirectional overrides) escaped.
+
+    Messages show store URLs redacted already; this is the last line of
+    defence, for a message that quotes an argument itself (argparse's
+    "unrecognized arguments", a library's error).
+    """
+    message = " ".join(message.split())
+    for secret in _NEVER_SHOWN:
+        message = message.replace(secret, "***")
+    return printable(message)
+
+
+def _never_shown(argv: Sequence[str]) -> list[str]:
+    """The hidden parts of every URL among ``argv`` and ``$SESSIONWARE_STORE``
+    (as given, percent-decoded, and their pieces of 4 characters or more),
+    longest first."""
+    found: set[str] = set()
+    for arg in [*argv, os.environ.get("SESSIONWARE_STORE", "")]:
+        for text in (arg, arg.partition("=")[2]):
+            for part in hidden_parts(text) if _URL_LIKE.match(text) else ():
+                for form in (part, unquote(part)):
+                    found.add(form)
+                    found.update(p for p in _SEPARATORS.split(form) if len(p) >= 4)
+    return sorted(found, key=len, reverse=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -281,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     error is one line on stderr (URL passwords shown as ``***``), never a
     traceback.
     """
+    _NEVER_SHOWN[:] = _never_shown(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     args = parser.parse_args(_cookie_last(list(sys.argv[1:] if argv is None else argv)))
     if args.command == "demo" and args.cookie_samesite == "None" and not args.cookie_secure:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from sessionware._codec_errors import check_keys, utf8
 from sessionware._config import user_stacklevel
 from sessionware._state import Headers, SessionState, new_sid
 from sessionware.audit import audit
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from sessionware._state import Backend
 
 _MISSING: Any = object()
+#: The longest owner kept (characters): every store indexes up to this.
+MAX_OWNER = 1024
 #: Values that cannot be changed in place: handing one out cannot lead to a
 #: nested change, so a request that only read these needs no re-encoding.
 _IMMUTABLE = frozenset(
@@ -95,18 +98,16 @@ class Session(MutableMapping[str, Any]):
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
-        if type(key) is not str:
-            self._refuse_key(key)
+        if type(key) is not str or not key.isascii():  # isascii: O(1), a flag of the str
+            self._check_key(key)
         self._load()[key] = value
         self._state.touched.add(key)
         self._changed(key)
 
     @staticmethod
-    def _refuse_key(key: object) -> None:
-        raise UnsupportedValueError(
-            f"session keys must be str, got {type(key).__name__}: {key!r}",
-            path=f"session[{key!r}]",
-        )
+    def _check_key(key: object) -> None:
+        """Refuse a key no store could keep: not a str, or not valid UTF-8."""
+        check_keys((key,))
 
     def __delitem__(self, key: str) -> None:
         del self._load()[key]
@@ -157,8 +158,8 @@ class Session(MutableMapping[str, Any]):
         if not new:
             return
         for key in new:
-            if type(key) is not str:
-                self._refuse_key(key)
+            if type(key) is not str or not key.isascii():
+                self._check_key(key)
         self._load().update(new)
         self._state.touched.update(new)
         self._changed(list(new))
@@ -234,8 +235,8 @@ class Session(MutableMapping[str, Any]):
 
     @owner.setter
     def owner(self, value: str | None) -> None:
-        if value is not None and type(value) is not str:
-            raise TypeError(f"session.owner must be a str or None, not {type(value).__name__}")
+        if value is not None:
+            _check_owner(value)
         self._load()
         state = self._state
         if value != state.owner:
@@ -268,6 +269,20 @@ class Session(MutableMapping[str, Any]):
         audit("invalidated", self._state.sid, self._state.owner)
         self.clear()
         self._regenerate()
+
+
+def _check_owner(owner: object) -> None:
+    """Refuse an owner that some store could not keep, on every store alike."""
+    if type(owner) is not str:
+        raise TypeError(f"session.owner must be a str or None, not {type(owner).__name__}")
+    if len(owner) > MAX_OWNER:
+        raise ValueError(
+            f"session.owner is {len(owner)} characters long; at most {MAX_OWNER} are kept"
+        )
+    if not owner.isascii() and not utf8(owner):
+        raise UnsupportedValueError(
+            "session.owner holds a lone surrogate: it is not valid UTF-8", "session.owner"
+        )
 
 
 def save(session: Session, backend: Backend) -> Headers:

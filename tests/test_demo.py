@@ -28,13 +28,6 @@ from sessionware.stores import CookieStore, MemoryStore, SQLiteStore
 
 STORES = ["cookie", "memory", "sqlite"]
 
-# The demo redirects with relative URLs (RFC 9110 allows them; every browser
-# follows them), never built from the Host header; werkzeug's LintMiddleware
-# still asks for RFC 2616's absolute ones.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Absolute URLs required:werkzeug.middleware.lint.HTTPWarning"
-)
-
 
 def field(page, name):
     match = re.search(rf'id="{name}"[^>]*>([^<]*)<', page)

@@ -7,7 +7,16 @@ included), never formatted into SQL. Each index write drops that owner's
 expired entries, and every owner's at most once per ``SWEEP_INTERVAL``
 (bounded by ``SWEEP_LIMIT``); a listing drops the entries whose session is
 gone. Every call is one round trip (a pipeline where it runs two
-statements). For a role that may not create tables, create it beforehand::
+statements).
+
+An owner longer than :data:`RAW_LIMIT` bytes (UTF-8) is indexed by ``0xFF``
+and its SHA-256 instead (no UTF-8 text holds a ``0xFF`` byte, so the two
+forms never meet): a btree entry holds at most about 2,700 bytes, and an
+owner may have 1,024 characters of 4 bytes each. Tables made by older
+versions need no change; their entries of such owners, in the long form,
+are still found and removed until they expire.
+
+For a role that may not create tables, create it beforehand::
 
     CREATE TABLE sessionware_sessions_owners (owner bytea NOT NULL,
         sid text NOT NULL, expires timestamptz NOT NULL, PRIMARY KEY (owner, sid));
@@ -17,9 +26,10 @@ statements). For a role that may not create tables, create it beforehand::
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 if TYPE_CHECKING:
     import psycopg
@@ -29,6 +39,17 @@ _T = TypeVar("_T")
 #: As the store's: seconds between two sweeps, rows removed at most by one.
 SWEEP_INTERVAL = 60.0
 SWEEP_LIMIT = 1000
+#: Owners up to this many bytes are indexed as they are, longer ones by digest.
+RAW_LIMIT: Final = 1024
+
+
+def owner_keys(owner: str) -> list[bytes]:
+    """The index keys of ``owner``: the one written first, then any form an
+    older version may have written."""
+    raw = owner.encode("utf-8", "surrogatepass")
+    if len(raw) <= RAW_LIMIT:
+        return [raw]
+    return [b"\xff" + hashlib.sha256(raw).digest(), raw]
 
 
 class PostgreSQLOwners:
@@ -49,14 +70,14 @@ class PostgreSQLOwners:
 
     def index_owner(self, owner: str, sid: str, ttl: int) -> None:
         o = self._owners_table()
-        key = owner.encode("utf-8", "surrogatepass")
+        keys = owner_keys(owner)
         statements: list[tuple[str, Any]] = [
-            (f"DELETE FROM {o} WHERE owner = %s AND expires <= now()", (key,)),
+            (f"DELETE FROM {o} WHERE owner = ANY(%s) AND expires <= now()", (keys,)),
             (
                 f"INSERT INTO {o} AS i (owner, sid, expires) VALUES "
                 "(%s, %s, now() + %s * interval '1 second') ON CONFLICT (owner, sid) "
                 "DO UPDATE SET expires = greatest(i.expires, excluded.expires)",
-                (key, sid, int(ttl)),
+                (keys[0], sid, int(ttl)),
             ),
         ]
         now = time.monotonic()
@@ -75,23 +96,23 @@ class PostgreSQLOwners:
         if not sids:
             return
         o = self._owners_table()
-        sql = f"DELETE FROM {o} WHERE owner = %s AND sid = ANY(%s)"
-        params = (owner.encode("utf-8", "surrogatepass"), list(sids))
+        sql = f"DELETE FROM {o} WHERE owner = ANY(%s) AND sid = ANY(%s)"
+        params = (owner_keys(owner), list(sids))
         self._run("unindex sessions of an owner", self._execute, sql, params)
 
     def owner_records(self, owner: str) -> list[tuple[str, dict[str, bytes], float]]:
         o, t = self._owners_table(), self.table
-        key = owner.encode("utf-8", "surrogatepass")
+        keys = owner_keys(owner)
         select = (
             f"SELECT s.sid, s.keys, s.vals, extract(epoch FROM s.expires)::float8 "
             f"FROM {o} AS i JOIN {t} AS s ON s.sid = i.sid "
-            "WHERE i.owner = %s AND i.expires > now() AND s.expires > now()"
+            "WHERE i.owner = ANY(%s) AND i.expires > now() AND s.expires > now()"
         )
         prune = (
-            f"DELETE FROM {o} AS i WHERE i.owner = %s AND (i.expires <= now() OR NOT EXISTS "
+            f"DELETE FROM {o} AS i WHERE i.owner = ANY(%s) AND (i.expires <= now() OR NOT EXISTS "
             f"(SELECT 1 FROM {t} AS s WHERE s.sid = i.sid AND s.expires > now()))"
         )
-        rows = self._run("list sessions of an owner", self._select_and_prune, select, prune, key)
+        rows = self._run("list sessions of an owner", self._select_and_prune, select, prune, keys)
         found = []
         for sid, keys, vals, expires in rows:
             record = {
@@ -102,12 +123,12 @@ class PostgreSQLOwners:
         return found
 
     def _select_and_prune(
-        self, conn: psycopg.Connection[Any], select: str, prune: str, key: bytes
+        self, conn: psycopg.Connection[Any], select: str, prune: str, keys: list[bytes]
     ) -> list[Any]:
         """The listing and the removal of stale entries, in one pipeline."""
         with conn.pipeline():
-            cursor = conn.execute(select, (key,), binary=True)
-            conn.execute(prune, (key,))
+            cursor = conn.execute(select, (keys,), binary=True)
+            conn.execute(prune, (keys,))
         return cursor.fetchall()
 
     def _owners_table(self) -> str:

@@ -82,7 +82,10 @@ class RedisOwnerIndex:
             if not raw or remaining < 0:  # gone (-2), or never expiring (-1: not ours)
                 stale.append(sid)
                 continue
-            record = {k.decode("utf-8", "surrogateescape"): v for k, v in raw.items()}
+            try:
+                record = {k.decode(): v for k, v in raw.items()}
+            except UnicodeDecodeError:  # not a session's record (see RedisStore.load)
+                continue
             found.append((sid, record, now + remaining / 1000))
         if stale:
             self._client.zrem(key, *stale)

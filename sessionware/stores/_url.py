@@ -19,6 +19,7 @@ from typing import Any, Final
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from sessionware.errors import ConfigurationError
+from sessionware.stores._redact import quote, redact, scrub, scrubbed, secrets_of_query
 
 __all__ = ["StoreURL", "count", "parse", "pick", "redact", "scrub", "scrubbed", "seconds"]
 
@@ -29,7 +30,7 @@ _REDIS = ("redis", "rediss")
 _CLUSTER = ("redis+cluster", "rediss+cluster")
 _SENTINEL = ("redis+sentinel", "rediss+sentinel")
 _POSTGRESQL = ("postgresql", "postgres")
-SCHEMES: Final = (
+SCHEMES: Final = (  # also _redact.KNOWN_SCHEMES; a test keeps them equal
     "cookie",
     "memory",
     "sqlite",
@@ -62,6 +63,7 @@ LIBPQ_PARAMETERS: Final = frozenset(
         "sslcrl",
         "sslkey",
         "sslmode",
+        "sslpassword",
         "sslrootcert",
         "target_session_attrs",
         "tcp_user_timeout",
@@ -123,41 +125,11 @@ class StoreURL:
     service: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
-
-
-def redact(url: str) -> str:
-    """``url`` with the password of its user info replaced by ``***``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    netloc_end = len(rest)
-    for stop in "/?#":
-        index = rest.find(stop)
-        if index != -1:
-            netloc_end = min(netloc_end, index)
-    netloc, tail = rest[:netloc_end], rest[netloc_end:]
-    userinfo, at, hosts = netloc.rpartition("@")
-    if at and ":" in userinfo:
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{hosts}"
-    # A password given as a query option (libpq reads ?password=) is hidden too.
-    tail = re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", tail)
-    return f"{scheme}{sep}{netloc}{tail}"
-
-
-def scrub(text: str, password: str | None) -> str:
-    """``text`` with every occurrence of ``password`` replaced by ``***``."""
-    if password:
-        text = text.replace(password, "***")
-    return text
-
-
-def scrubbed(exc: BaseException, password: str | None) -> BaseException:
-    """``exc``, with ``password`` removed from its message and arguments (it
-    is chained to a StoreError, and tracebacks print it)."""
-    if password and password in str(exc):
-        exc.args = tuple(scrub(a, password) if isinstance(a, str) else a for a in exc.args)
-    return exc
+    #: Whether a host of the URL names its port (``host:port``).
+    port_given: bool = False
+    #: What must never be shown: the password, and the values of query
+    #: options not known to be harmless (``password``, ``sslpassword``...).
+    secrets: list[str] = field(default_factory=list)
 
 
 def pick(store: str, name: str, given: Any, options: dict[str, Any], default: Any) -> Any:
@@ -187,6 +159,8 @@ def count(store: str, name: str, value: Any) -> int:
 
 
 def _fail(shown: str, problem: str) -> ConfigurationError:
+    # Raised outside any ``except`` block, so that no exception holding a raw
+    # piece of the URL is chained to it as ``__context__``.
     return ConfigurationError(f"store URL {shown!r}: {problem}")
 
 
@@ -194,35 +168,45 @@ def _host_port(shown: str, text: str, default_port: int | None) -> tuple[str, in
     host, port_text = text, ""
     if text.startswith("["):  # [IPv6]:port
         end = text.find("]")
-        if end == -1:
-            raise _fail(shown, f"malformed host {text!r}")
         host, rest = text[1:end], text[end + 1 :]
-        if rest and not rest.startswith(":"):
-            raise _fail(shown, f"malformed host {text!r}")
+        if end == -1 or (rest and not rest.startswith(":")):
+            raise _fail(shown, f"malformed host {quote(shown, text)}")
         port_text = rest[1:]
     elif ":" in text:
         host, port_text = text.rsplit(":", 1)
     if not host:
-        raise _fail(shown, f"no host in {text!r}")
+        raise _fail(shown, f"no host in {quote(shown, text)}")
     if not port_text:
         return host, default_port
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise _fail(shown, f"port {port_text!r} is not a number from 1 to 65535")
+        raise _fail(shown, f"port {quote(shown, port_text)} is not a number from 1 to 65535")
     return host, int(port_text)
 
 
-def _query(shown: str, scheme: str, parts: SplitResult) -> tuple[dict[str, Any], dict[str, str]]:
+def _pairs(query: str) -> list[tuple[str, str]] | None:
+    """The query's options, or ``None`` when it is not ``name=value&...``."""
+    try:
+        return parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        return None
+
+
+def _value(parse_value: Callable[[str], Any], value: str) -> tuple[Any, str]:
+    """``(parsed, "")``, or ``(None, why)`` when ``value`` is refused."""
+    try:
+        return parse_value(value), ""
+    except ValueError as exc:
+        return None, str(exc)  # our parsers' own words, never the value
+
+
+def _query(
+    shown: str, scheme: str, pairs: list[tuple[str, str]]
+) -> tuple[dict[str, Any], dict[str, str]]:
     options: dict[str, Any] = {}
     extra: dict[str, str] = {}
-    try:
-        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError:
-        raise _fail(
-            shown, f"malformed query string {redact('x://h?' + parts.query)[6:]!r}"
-        ) from None
     for name, value in pairs:
         if name in options or name in extra:
-            raise _fail(shown, f"option {name!r} is given twice")
+            raise _fail(shown, f"option {quote(shown, name)} is given twice")
         if name in _OPTIONS:
             parse_value, schemes = _OPTIONS[name]
             if scheme not in schemes:
@@ -231,51 +215,76 @@ def _query(shown: str, scheme: str, parts: SplitResult) -> tuple[dict[str, Any],
                     f"option {name!r} is not one of {scheme}://'s; it belongs to "
                     + ", ".join(f"{s}://" for s in schemes),
                 )
-            try:
-                options[name] = parse_value(value)
-            except ValueError as exc:
-                raise _fail(shown, f"option {name}={value!r}: {exc}") from None
+            options[name], why = _value(parse_value, value)
+            if why:
+                shown_value = repr(value) if f"{name}={value}" in shown else "'***'"
+                raise _fail(shown, f"option {name}={shown_value}: {why}")
         elif scheme in _POSTGRESQL and name in LIBPQ_PARAMETERS | {"password"}:
             extra[name] = value
         else:
             known = sorted(n for n, (_, schemes) in _OPTIONS.items() if scheme in schemes)
             takes = ", ".join(known) if known else "none"
-            raise _fail(shown, f"unknown option {name!r} for {scheme}:// (it takes: {takes})")
+            raise _fail(
+                shown, f"unknown option {quote(shown, name)} for {scheme}:// (it takes: {takes})"
+            )
     return options, extra
 
 
+def _split(url: str) -> SplitResult | None:
+    try:
+        return urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL" and the like
+        return None
+
+
 def parse(url: str) -> StoreURL:
-    """Parse and check a store URL; raise ConfigurationError naming the fault."""
+    """Parse and check a store URL; raise ConfigurationError naming the fault.
+
+    A message quotes a piece of the URL only where :func:`redact` shows it.
+    """
     if not isinstance(url, str):
         raise ConfigurationError(f"a store URL must be a str, not {type(url).__name__}")
     shown = redact(url)
     if "://" not in url:
         raise ConfigurationError(
-            f"store URL {shown!r} has no scheme; use one of "
+            f"store URL {shown!r} has no scheme (scheme://...); use one of "
             + ", ".join(s + "://" for s in SCHEMES)
         )
     if any(ord(c) < 33 or ord(c) == 127 for c in url):
         raise _fail(shown, "contains whitespace or control characters")
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise _fail(shown, f"malformed ({scrub(str(exc), url)})") from None
+    parts = _split(url)
+    if parts is None:
+        raise _fail(shown, "malformed (a '[' of an IPv6 host is not closed?)")
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise ConfigurationError(
-            f"unknown store URL scheme {parts.scheme!r} in {shown!r}; use one of "
+            f"unknown store URL scheme {quote(shown, parts.scheme)} in {shown!r}; use one of "
             + ", ".join(s + "://" for s in SCHEMES)
+        )
+    if scheme != "sqlite" and "@" in url.partition("//")[2][len(parts.netloc) :]:
+        # The user info ends at the last '@': a password holding '/', '?' or
+        # '#' would otherwise be read as a host, a path or a query.
+        raise _fail(
+            shown,
+            "an '@' after the host: a password holding '/', '?', '#' or '@' must be "
+            "percent-encoded (urllib.parse.quote(password, safe=''))",
         )
     if parts.fragment or url.endswith("#"):
         raise _fail(shown, "a store URL has no #fragment")
-    options, extra = _query(shown, scheme, parts)
+    pairs = _pairs(parts.query)
+    if pairs is None:
+        raise _fail(shown, "malformed query string (not name=value&name=value)")
+    options, extra = _query(shown, scheme, pairs)
     result = StoreURL(scheme=scheme, shown=shown, options=options, extra=extra)
+    result.secrets = secrets_of_query(pairs)
     netloc = parts.netloc
     userinfo, at, hostlist = netloc.rpartition("@")
     if at:
         user, colon, password = userinfo.partition(":")
         result.username = unquote(user) or None
         result.password = unquote(password) if colon else None
+        if colon:  # never shown either: the password, as given and decoded
+            result.secrets += [userinfo, password, unquote(password)]
     if scheme in ("cookie", "memory"):
         if netloc or parts.path not in ("", "/"):
             raise _fail(shown, f"{scheme}:// takes no host or path")
@@ -302,9 +311,10 @@ def parse(url: str) -> StoreURL:
         # libpq's own rules: an empty host means its default (a local socket).
         if hostlist:
             result.hosts = [_host_port(shown, h, 5432) for h in hostlist.split(",")]
+            result.port_given = any(":" in h.rpartition("]")[2] for h in hostlist.split(","))
         result.database = unquote(parts.path[1:]) or None
         if result.database and "/" in result.database:
-            raise _fail(shown, f"malformed database name {result.database!r}")
+            raise _fail(shown, f"malformed database name {quote(shown, parts.path[1:])}")
         return result
     # Redis: redis://, rediss://, the cluster and the sentinel schemes.
     if not hostlist:
@@ -322,7 +332,9 @@ def parse(url: str) -> StoreURL:
             raise _fail(shown, "names no service; use redis+sentinel://host:port/service[/db]")
         result.service = segments.pop(0)
     if len(segments) > 1 or (segments and not segments[0].isdigit()):
-        raise _fail(shown, f"the database {'/'.join(segments)!r} is not a number")
+        path = parts.path.strip("/")
+        database = quote(shown, path.partition("/")[2] if result.service else path)
+        raise _fail(shown, f"the database {database} is not a number")
     result.database = int(segments[0]) if segments else 0
     if scheme in _CLUSTER and result.database:
         raise _fail(shown, "a Redis Cluster has only database 0")

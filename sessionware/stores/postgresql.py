@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sessionware.errors import ConfigurationError, StoreError, install_hint
 from sessionware.stores import _url
+from sessionware.stores._pg_config import check_table
+from sessionware.stores._pg_config import conninfo as make_conninfo
 from sessionware.stores._pg_owners import PostgreSQLOwners
 from sessionware.stores._pgpool import Pool, describe, is_pool
 
@@ -110,7 +112,8 @@ class PostgreSQLStore(PostgreSQLOwners):
             raise ConfigurationError(
                 f"PostgreSQLStore needs psycopg 3; {install_hint('postgresql')}"
             ) from exc
-        self._password: str | None = None
+        #: Never shown: the URL's password and other secrets, or the pool's.
+        self._secrets: list[str] = []
         self._pool: Pool | None = None
         self._given: Any = None
         self._given_pid: int | None = None
@@ -122,7 +125,9 @@ class PostgreSQLStore(PostgreSQLOwners):
                     f"PostgreSQLStore URL {parsed.shown!r} is not a postgresql:// URL"
                 )
             options = parsed.options
-            self._password = parsed.extra.get("password", parsed.password)
+            self._secrets = parsed.secrets + [
+                v for k, v in connect_kwargs.items() if "pass" in k and isinstance(v, str)
+            ]
         elif is_pool(url_or_pool):
             self._given = url_or_pool
         else:
@@ -132,15 +137,10 @@ class PostgreSQLStore(PostgreSQLOwners):
             )
         table = _url.pick("PostgreSQLStore", "table", table, options, "sessionware_sessions")
         timeout = _url.pick("PostgreSQLStore", "timeout", timeout, options, DEFAULT_TIMEOUT)
-        if not isinstance(table, str) or not _url.TABLE_NAME.fullmatch(table):
-            raise ConfigurationError(
-                f"PostgreSQLStore table {table!r} is not a plain identifier "
-                "(letters, digits, '_'; optionally schema.table)"
-            )
-        self.table = table
+        self.table = check_table(table)
         self.timeout = _url.seconds("PostgreSQLStore", timeout)
         if isinstance(url_or_pool, str):
-            conninfo = self._conninfo(parsed, connect_kwargs)
+            conninfo = make_conninfo(psycopg, parsed, connect_kwargs, self.timeout)
             self._where = describe(psycopg, conninfo)
             self._pool = Pool(psycopg, conninfo)
         else:
@@ -149,36 +149,11 @@ class PostgreSQLStore(PostgreSQLOwners):
             params = psycopg.conninfo.conninfo_to_dict(conninfo)
             kwargs = url_or_pool.kwargs if isinstance(url_or_pool.kwargs, dict) else {}
             password = params.get("password") or kwargs.get("password")
-            self._password = password if isinstance(password, str) else None
+            self._secrets = [password] if isinstance(password, str) else []
         self._errors: tuple[type[Exception], ...] = (psycopg.Error,)
         self._schema_ready = False
         self._next_sweep = 0.0
         self._sql(table)
-
-    def _conninfo(self, parsed: _url.StoreURL, connect_kwargs: dict[str, Any]) -> str:
-        import psycopg.conninfo
-
-        params: dict[str, Any] = {
-            "connect_timeout": max(2, round(self.timeout)),  # libpq: whole seconds, >= 2
-            "options": f"-c statement_timeout={int(self.timeout * 1000)}",
-        }
-        if parsed.hosts:
-            params["host"] = ",".join(host for host, _ in parsed.hosts)
-            params["port"] = ",".join(str(port) for _, port in parsed.hosts)
-        if parsed.database:
-            params["dbname"] = parsed.database
-        if parsed.username:
-            params["user"] = parsed.username
-        if parsed.password is not None:
-            params["password"] = parsed.password
-        params.update(parsed.extra)
-        params.update(connect_kwargs)
-        try:
-            return psycopg.conninfo.make_conninfo("", **params)
-        except psycopg.Error as exc:
-            raise ConfigurationError(
-                f"PostgreSQLStore URL {parsed.shown!r}: {_url.scrub(str(exc), self._password)}"
-            ) from None
 
     def _sql(self, table: str) -> None:
         t = table
@@ -296,9 +271,9 @@ class PostgreSQLStore(PostgreSQLOwners):
                     continue
                 raise StoreError(
                     f"{self!r} could not {action}: {type(exc).__name__}: "
-                    f"{_url.scrub(' '.join(str(exc).split()), self._password)}",
+                    f"{_url.scrub(' '.join(str(exc).split()), self._secrets)}",
                     store=self,
-                ) from _url.scrubbed(exc, self._password)
+                ) from _url.scrubbed(exc, self._secrets)
         raise AssertionError("unreachable")
 
     @contextmanager

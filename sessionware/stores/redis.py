@@ -85,7 +85,8 @@ class RedisStore(RedisOwnerIndex):
                 f"RedisStore needs the redis package; {install_hint('redis')}"
             ) from exc
 
-        self._password: str | None = None
+        #: Never shown: the URL's password and other secrets, or the client's.
+        self._secrets: list[str] = []
         self._sentinel: str | None = None
         self._owns_client = isinstance(url_or_client, str)
         options: dict[str, Any] = {}
@@ -97,7 +98,7 @@ class RedisStore(RedisOwnerIndex):
                     f"RedisStore URL {parsed.shown!r}: scheme {parsed.scheme}:// is not one "
                     "of redis://, rediss://, unix://, redis+cluster://, redis+sentinel://"
                 )
-            self._password = parsed.password
+            self._secrets = parsed.secrets
             options = parsed.options
         self.prefix = _url.pick("RedisStore", "prefix", prefix, options, "sessionware:")
         if not isinstance(self.prefix, str):
@@ -115,7 +116,7 @@ class RedisStore(RedisOwnerIndex):
         elif isinstance(url_or_client, redis.Redis | redis.cluster.RedisCluster):
             client = url_or_client
             password = client.get_connection_kwargs().get("password")
-            self._password = password if isinstance(password, str) else None
+            self._secrets = [password] if isinstance(password, str) else []
         else:
             raise ConfigurationError(
                 "RedisStore needs a redis:// URL, a redis.Redis or a "
@@ -152,7 +153,7 @@ class RedisStore(RedisOwnerIndex):
         except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as exc:
             raise StoreError(
                 f"{self!r} could not reach the cluster: {self._scrub(exc)}", store=self
-            ) from _url.scrubbed(exc, self._password)
+            ) from _url.scrubbed(exc, self._secrets)
 
     def __repr__(self) -> str:
         return f"RedisStore({self._where})"
@@ -166,7 +167,12 @@ class RedisStore(RedisOwnerIndex):
         )
         # decode_responses is off (checked in __init__): fields and values are
         # bytes. An empty hash does not exist in Redis: no keys, no record.
-        return {k.decode("utf-8", "surrogateescape"): v for k, v in raw.items()} or None
+        try:
+            return {k.decode(): v for k, v in raw.items()} or None
+        except UnicodeDecodeError:
+            # A field name that is not UTF-8 is no key of a session (none
+            # could be saved again): the record is not ours, no session.
+            return None
 
     def load_refreshing(self, sid: str, refresh: Refresh) -> dict[str, bytes] | None:
         """:meth:`load`, and in the same round trip (a Lua script) extend the
@@ -177,9 +183,10 @@ class RedisStore(RedisOwnerIndex):
             "list[bytes]",
             self._call("load a session", self._script, LOAD_REFRESHING, self.prefix + sid, argv),
         )
-        record = {
-            flat[i].decode("utf-8", "surrogateescape"): flat[i + 1] for i in range(0, len(flat), 2)
-        }
+        try:
+            record = {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
+        except UnicodeDecodeError:
+            return None  # as in load()
         return record or None
 
     def load_many(self, sids: Sequence[str]) -> list[dict[str, bytes] | None]:
@@ -188,10 +195,7 @@ class RedisStore(RedisOwnerIndex):
         raws = cast(
             "list[dict[bytes, bytes]]", self._call("load sessions", self._hgetall_many, sids)
         )
-        return [
-            {k.decode("utf-8", "surrogateescape"): v for k, v in raw.items()} or None
-            for raw in raws
-        ]
+        return [_record(raw) for raw in raws]
 
     def save(self, sid: str, changes: Mapping[str, bytes | None], ttl: int) -> None:
         sets: list[str | bytes] = []
@@ -294,7 +298,7 @@ class RedisStore(RedisOwnerIndex):
             raise StoreError(
                 f"{self!r} could not {action}: {type(exc).__name__}: {self._scrub(exc)}",
                 store=self,
-            ) from _url.scrubbed(exc, self._password)
+            ) from _url.scrubbed(exc, self._secrets)
 
     def _scrub(self, exc: BaseException) -> str:
         # Belt and braces: a password must never reach a log line. Nor an
@@ -304,7 +308,7 @@ class RedisStore(RedisOwnerIndex):
         cut = text.find("<redis.")
         if cut != -1:
             text = text[:cut].rstrip(" :") or type(exc).__name__
-        return _url.scrub(text, self._password)
+        return _url.scrub(text, self._secrets)
 
     def _describe(self) -> str:
         """host:port of the server, or of every known cluster node."""
@@ -323,6 +327,14 @@ class RedisStore(RedisOwnerIndex):
             where = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
         db = kwargs.get("db", 0)
         return f"{where}/{db}" if db else where
+
+
+def _record(raw: dict[bytes, bytes]) -> dict[str, bytes] | None:
+    """A hash as a record, as in :meth:`RedisStore.load`."""
+    try:
+        return {k.decode(): v for k, v in raw.items()} or None
+    except UnicodeDecodeError:
+        return None
 
 
 class _NotAcknowledged(Exception):

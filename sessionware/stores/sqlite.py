@@ -20,6 +20,26 @@ __all__ = ["SQLiteStore"]
 
 _TABLE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
+
+def _sqlite_accepts(table: str) -> bool:
+    """Whether SQLite takes ``table`` and the names made from it (asked of an
+    in-memory database, so a keyword is refused now, not at the first save)."""
+    probe = sqlite3.connect(":memory:")
+    try:
+        for sql in (
+            f"CREATE TABLE {table} (expires)",
+            f"CREATE INDEX {table}_expires ON {table} (expires)",
+            f"CREATE TABLE {table}_owners (expires)",
+            f"CREATE INDEX {table}_owners_expires ON {table}_owners (expires)",
+        ):
+            probe.execute(sql)
+    except sqlite3.Error:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
 #: Seconds between two automatic sweeps of expired records (per process).
 SWEEP_INTERVAL: Final = 60.0
 #: Rows removed at most by one automatic sweep, so one save never pays for a
@@ -70,6 +90,11 @@ class SQLiteStore:
             raise ConfigurationError(
                 f"SQLiteStore table name {table!r} is not a plain identifier; "
                 "use letters, digits and '_'"
+            )
+        if not _sqlite_accepts(table):
+            raise ConfigurationError(
+                f"SQLiteStore table name {table!r} is refused by SQLite (a keyword?); "
+                "choose another name"
             )
         self.path = os.fspath(path)
         self.table = table

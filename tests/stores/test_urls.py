@@ -164,13 +164,25 @@ def test_good_urls_parse(url, expected):
         ("redis://:pw@h:1/0", "redis://:***@h:1/0"),
         ("redis://user:pw@h/0?prefix=a", "redis://user:***@h/0?prefix=a"),
         ("postgresql://u:p%40ss@h/db", "postgresql://u:***@h/db"),
+        # A user name without a password may be one given in the wrong place;
+        # a hidden value may have held an '&': the rest of the query goes too.
         (
             "postgresql://u@h/db?password=pw&sslmode=require",
-            "postgresql://u@h/db?password=***&sslmode=require",
+            "postgresql://***@h/db?password=***&***",
+        ),
+        (
+            "postgresql://u:p@h/db?sslmode=require&sslpassword=pw",
+            "postgresql://u:***@h/db?sslmode=require&sslpassword=***",
         ),
         ("redis+sentinel://:pw@a:1,b:2/svc", "redis+sentinel://:***@a:1,b:2/svc"),
         ("redis://h:1/0", "redis://h:1/0"),
-        ("redis://us@r:pw@h/0", "redis://us@r:***@h/0"),
+        ("redis://us@r:pw@h/0", "redis://***@h/0"),
+        ("redis://:pa/ss@h/0", "redis://:***@h/0"),
+        ("redis:/:pw@h/0", "redis:***"),
+        ("redis::pw@h", "redis:***"),
+        ("redis://:pw", "redis://***"),
+        ("redis://h/0#pw", "redis://h/0#***"),
+        ("pw", "***"),
     ],
 )
 def test_redact(url, shown):
