@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from sessionware._backends.base import FLAG_PERMANENT
-from sessionware._backends.server import MARKER, is_tombstone, read_meta
+from sessionware._backends.liveness import MARKER, is_tombstone
+from sessionware._backends.server import read_meta
 from sessionware._codec import DecodeError
 from sessionware.audit import audit
 from sessionware.errors import ConfigurationError

@@ -91,7 +91,7 @@ def dead_record(record):
     """Whether a store record left behind by a move or a logout is no
     session: gone, or a tombstone (``_backends.server._leave``) holding no
     session key, only the backend's own (NUL-prefixed) keys."""
-    from sessionware._backends.server import is_tombstone
+    from sessionware._backends.liveness import is_tombstone
 
     return record is None or (is_tombstone(record) and all(k[:1] == "\x00" for k in record))
 

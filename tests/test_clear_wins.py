@@ -18,7 +18,7 @@ import pytest
 from werkzeug.test import Client
 
 import race_app
-from sessionware._backends.server import MARKER, is_tombstone
+from sessionware._backends.liveness import MARKER, is_tombstone
 from sessionware._signing import KeyRing
 
 NAMES = itertools.count()

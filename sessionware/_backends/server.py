@@ -3,7 +3,7 @@
 A store record maps each top-level session key to its encoded value, plus
 two keys of the backend's own: the liveness marker and the flags. A session
 that moves to a new sid (regenerate) leaves a tombstone behind: the marker
-and a pointer, no data (see ``ServerBackend._leave``).
+and a pointer, no data (see ``liveness``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sessionware._backends.base import FLAG_PERMANENT, BaseBackend
+from sessionware._backends.liveness import MARKER as MARKER
+from sessionware._backends.liveness import is_tombstone, leave
 from sessionware._codec import DecodeError, decode, encode, encode_items
 from sessionware._config import warn
 from sessionware._owners import index_owner
@@ -30,22 +32,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("sessionware")
 
-#: Record key holding ``[created, flags]``: the record's liveness mark. It is
-#: written only when a record is created (under a fresh sid), never again, so
-#: a record that lacks it was re-created by a stale request writing after the
-#: record was deleted (revoked, expired): such a record is dead.
-MARKER = "\x00sessionware"
 #: Record key holding ``[flags]`` or ``[flags, owner]`` once they changed
 #: after creation, or at creation for an owned session (it wins over the
 #: marker's). Kept apart from the marker so that changing ``permanent`` or
 #: ``owner`` can never bring a cleared record back to life.
 META = "\x00meta"
-#: Record keys ``MOVED + sid`` make a record a tombstone (dead): the session
-#: moved to that sid (value ``r``) or was logged out (``c``), see
-#: ``ServerBackend._leave``.
-MOVED = "\x00to:"
-_MOVED = b"r"
-_ENDED = b"c"
 #: The backend's own record keys start with one NUL. A session key that
 #: starts with NUL is stored with one more (:func:`stored`), so no session
 #: key is reserved and none can pass for the marker.
@@ -290,58 +281,12 @@ class ServerBackend(BaseBackend):
         return [self._cookie(state, sid, now)]
 
     def _leave(self, state: ServerState, new_sid: str | None, ttl: int) -> bool:
-        """The session leaves its old record: moved to ``new_sid``
-        (regenerate) or ended by a logout (``clear()``, ``invalidate()``,
-        perhaps into a fresh session ``new_sid``). Says whether the new
-        session may live. A move costs two round trips (as the load and
-        delete it replaces), a logout three (one before).
-
-        The old record becomes a tombstone: its data goes, a pointer
-        ``MOVED + new sid`` comes (a record with a pointer is dead), and the
-        liveness marker stays, so that the next mover can tell a live
-        session from one already ended (cleared, revoked, expired); a
-        logout deletes it once it has read it. Each
-        side writes its pointer, then reads the record: of a logout and a
-        concurrent move at least one sees the other (the store orders the
-        writes). A logout deletes every session moved out of the record; a
-        move that finds another pointer, or a dead record, gives up its new
-        session;
-        so does a logout's fresh session that finds an earlier logout (it
-        holds data of a request that loaded the session before that logout).
-        """
+        """The session leaves its old record (see ``liveness.leave``):
+        whether the new session ``new_sid`` may live."""
         old_sid = state.incoming_sid
         assert old_sid is not None
         logout = state.cleared or new_sid is None
-        own = MOVED + (new_sid or new_sid_for_tombstone())
-        changes: dict[str, bytes | None] = dict.fromkeys(state.baseline)
-        changes.pop(MARKER, None)  # kept: see above
-        changes[own] = _ENDED if logout else _MOVED
-        store = self.store
-        store.save(old_sid, changes, ttl)
-        old = store.load(old_sid) or {}
-        others = [(k, v) for k, v in old.items() if k.startswith(MOVED) and k != own]
-        if logout:
-            for key, value in others:
-                if value == _MOVED:
-                    store.delete(key[len(MOVED) :])
-            # Now the record can go: a move that writes its pointer from here
-            # on finds no liveness marker and gives up.
-            store.delete(old_sid)
-            fresh_ok = MARKER in old and all(value != _ENDED for _, value in others)
-            return new_sid is None or fresh_ok
-        # A move keeps its new session only if it is the first thing to
-        # happen to a live record (as two regenerates cannot both win).
-        return MARKER in old and not others
-
-
-def is_tombstone(record: dict[str, bytes]) -> bool:
-    """Whether a record was left behind by a move or a logout (dead)."""
-    return any(key.startswith(MOVED) for key in record)
-
-
-def new_sid_for_tombstone() -> str:
-    """A pointer target no session has (a logout that starts none)."""
-    return "-" + new_sid()
+        return leave(self.store, old_sid, state.baseline, new_sid, logout, ttl)
 
 
 def read_id(keys: KeyRing, token: str, max_age: int) -> tuple[str, int, int]:
