@@ -27,7 +27,10 @@ under ids no session id can take (sids never contain a ``.``):
     :data:`ANNOUNCE_SECONDS`. An entry lives as long as the longest lifetime
     found there, whoever writes it (another app, the command line), plus the
     cache time; a lifetime no app announced for a lifetime's worth of time
-    no longer counts.
+    no longer counts. An app whose lifetime is longer than every one found
+    there when it starts accepts the cookies issued before it started only
+    as long as that longest one did: entries written before it may live no
+    longer than that.
 
 The check costs one round trip per request that brings a cookie (both
 entries are read with the store's ``load_many``: one pipeline on a Redis
@@ -90,6 +93,18 @@ def _epoch(entry: dict[str, bytes] | None) -> int:
     return int(entry["epoch"]) if "epoch" in entry else -1
 
 
+def _longest(record: dict[str, bytes] | None, wall: int) -> int:
+    """The longest lifetime still in force in the lifetimes record (0: none)."""
+    longest = 0
+    for field, value in (record or {}).items():
+        try:
+            if int(value) > wall:
+                longest = max(longest, int(field))
+        except ValueError:
+            continue  # not ours: ignored
+    return longest
+
+
 class Revocations:
     """Revoked sids and owners of cookie sessions, in ``store``.
 
@@ -106,7 +121,10 @@ class Revocations:
             OrderedDict()
         )
         self._lock = threading.Lock()
-        self._announce_due = 0.0  # monotonic
+        self._announce_due = 0.0  # monotonic; 0: never announced
+        #: Cookies issued before ``[0]`` (Unix time) are accepted up to ``[1]``
+        #: seconds old (see the module doc); ``(0, 0)``: no such limit.
+        self._cap = (0, 0)
         self._ttl: tuple[float, int] = (0.0, 0)  # (monotonic until, entry ttl)
 
     def __repr__(self) -> str:
@@ -121,11 +139,26 @@ class Revocations:
         if self.lifetime is None or time.monotonic() < self._announce_due:
             return
         lifetime = self.lifetime
-        until = int(time.time()) + lifetime + ANNOUNCE_SECONDS + CLOCK_SLACK
+        wall = int(time.time())
+        if not self._announce_due:  # this process's first: what was in force?
+            before = _longest(self.store.load(_LIFETIMES_ID), wall)
+            if 0 < before < lifetime:
+                self._cap = (wall + CLOCK_SLACK, before)
+        self._write_lifetime(lifetime, wall)
+        self._announce_due = time.monotonic() + ANNOUNCE_SECONDS
+
+    def _write_lifetime(self, lifetime: int, wall: int) -> None:
+        until = wall + lifetime + ANNOUNCE_SECONDS + CLOCK_SLACK
         # Always the same TTL for the record, so no writer shortens it.
         ttl = MAX_DURATION + ANNOUNCE_SECONDS + 2 * CLOCK_SLACK
         self.store.save(_LIFETIMES_ID, {str(lifetime): str(until).encode("ascii")}, ttl)
-        self._announce_due = time.monotonic() + ANNOUNCE_SECONDS
+
+    def too_old(self, issued: int) -> bool:
+        """Whether a cookie issued at ``issued`` is older than the longest
+        lifetime in force when this app started, and issued before: entries
+        that refused it may be gone (see the module doc)."""
+        before, age = self._cap
+        return issued < before and int(time.time()) - issued > age
 
     def entry_ttl(self) -> int:
         """Seconds an entry written now must live: the longest lifetime any
@@ -138,17 +171,12 @@ class Revocations:
 
     def _entry_ttl(self, record: dict[str, bytes] | None, now: float) -> int:
         """:meth:`entry_ttl` from the lifetimes record as read at ``now``."""
-        record = record or {}
-        wall = time.time()
-        longest = self.lifetime or 0
-        for field, value in record.items():
-            try:
-                if int(value) > wall:
-                    longest = max(longest, int(field))
-            except ValueError:
-                continue  # not ours: ignored
+        longest = max(self.lifetime or 0, _longest(record, int(time.time())))
         if not longest:
-            longest = self.fallback  # no app announced: the command line's guess
+            # No app announced: the command line's guess, written down so
+            # that an app starting later knows what was in force.
+            longest = self.fallback
+            self._write_lifetime(longest, int(time.time()))
         ttl = min(longest, MAX_DURATION) + int(CACHE_SECONDS) + 1 + CLOCK_SLACK
         self._ttl = (now + CACHE_SECONDS, ttl)
         return ttl
@@ -214,6 +242,7 @@ class Revocations:
         A failing store raises :class:`~sessionware.StoreError`: a check that
         cannot be made never lets a cookie through.
         """
+        self.announce()  # before this app's first check, and every so often
         now = time.monotonic()
         cache = self._cache
         verdicts: list[int | None] = []

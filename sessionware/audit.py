@@ -92,6 +92,7 @@ def _reason(message: str) -> str:
 
 _REASONS: Final = (
     ("expired", "expired"),
+    ("dated", "future"),
     ("signature", "bad-signature"),
     ("not a token", "bad-signature"),
     ("malformed timestamp", "bad-signature"),

@@ -279,3 +279,53 @@ def test_hostile_owners_are_data(revocation, owner):
     mw.revoke_owner(owner)
     assert get(mine, "/me")["new"] is True
     assert get(theirs, "/me")["owner"] == owner + "x"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_an_app_with_a_longer_lifetime_accepts_older_cookies_only_once_entries_cover_them(
+    kind, tmp_path, request, closing
+):
+    # A revocation entry lives as long as the lifetimes announced when it was
+    # written. An app that starts later with a longer lifetime (a deploy that
+    # raises permanent_lifetime) must not accept a cookie issued before it
+    # started and older than what was in force then: an entry that refused
+    # it may be gone already. Its own cookies get the full lifetime. (The old
+    # code accepted any cookie younger than the new app's lifetime.)
+    from datetime import UTC, datetime, timedelta
+
+    from freezegun import freeze_time
+
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path}/revoked.db"
+    else:
+        url = request.getfixturevalue("redis_server").url + f"?prefix=test:{uuid.uuid4().hex}:"
+    short = make_app(None, url, permanent_lifetime=600)
+    closing(revocation_store(short))
+    get(Client(short), "/login?owner=before")  # the short-lived app uses the store
+    plain = make_app(None, None, permanent_lifetime=3600)  # same key, no revocation=
+    with freeze_time(datetime.now(UTC) - timedelta(seconds=1000)):
+        old = cookie_value(Client(plain).get("/login?owner=old"))
+    with freeze_time(datetime.now(UTC) - timedelta(seconds=300)):
+        recent = cookie_value(Client(plain).get("/login?owner=recent"))
+    longer = make_app(None, url, permanent_lifetime=3600)
+    closing(revocation_store(longer))
+    assert get(Client(longer), "/me", old)["new"] is True  # 1000 s > the 600 then in force
+    assert get(Client(longer), "/me", recent)["owner"] == "recent"
+    own = Client(longer)
+    get(own, "/login?owner=mine")
+    assert get(own, "/me")["owner"] == "mine"
+
+
+def test_an_app_on_a_fresh_revocation_store_accepts_the_cookies_it_issued_before(tmp_path, closing):
+    # Turning revocation= on for a running app logs nobody out: nothing was
+    # in force before, so nothing can have been revoked and forgotten.
+    from datetime import UTC, datetime, timedelta
+
+    from freezegun import freeze_time
+
+    plain = make_app(None, None, permanent_lifetime=3600)
+    with freeze_time(datetime.now(UTC) - timedelta(seconds=1000)):
+        old = cookie_value(Client(plain).get("/login?owner=old"))
+    mw = make_app(None, f"sqlite:///{tmp_path}/revoked.db", permanent_lifetime=3600)
+    closing(revocation_store(mw))
+    assert get(Client(mw), "/me", old)["owner"] == "old"

@@ -99,8 +99,6 @@ class CookieBackend(BaseBackend):
                 refused = self.refuse("past absolute_lifetime", None, refused)
                 continue
             if self.revocations is not None:
-                if not checked:
-                    self.revocations.announce()  # before the first check
                 checked.append(cookie)  # checked together below: one round trip
                 if len(checked) == MAX_REVOCATION_CHECKS:
                     break
@@ -138,18 +136,28 @@ class CookieBackend(BaseBackend):
         assert self.revocations is not None
         verdicts = self.revocations.check_many([(c[0], c[7], c[8]) for c in cookies])
         for cookie, verdict in zip(cookies, verdicts, strict=True):
-            if verdict is REVOKED:
-                refused = self.refuse("revoked", cookie[0], refused)
+            reason = self._refusal(cookie, verdict)
+            if reason is not None or verdict is None:
+                refused = self.refuse(reason or "revoked", cookie[0], refused)
                 continue
             return (cookie[3], self._admitted(cookie, verdict)), refused
         return None, refused
+
+    def _refusal(self, cookie: CookieSession, verdict: int | None) -> str | None:
+        """Why the revocation store refuses a verified cookie, or ``None``."""
+        if verdict is REVOKED:
+            return "revoked"
+        if self.revocations is not None and self.revocations.too_old(cookie[4]):
+            return "expired: older than the longest lifetime in force when this app started"
+        return None
 
     def admit(self, cookie: CookieSession, verdict: int | None) -> CookieState | None:
         """The state of a verified cookie given the revocation store's
         verdict on it (``Revocations.check_many``; without a revocation
         store, its own epoch), or ``None`` when it is revoked."""
-        if verdict is REVOKED:
-            self.debug("revoked", cookie[0])
+        reason = self._refusal(cookie, verdict)
+        if reason is not None or verdict is None:
+            self.debug(reason or "revoked", cookie[0])
             return None
         return self._admitted(cookie, verdict)
 
@@ -223,7 +231,7 @@ class CookieBackend(BaseBackend):
             header = self.oversized(header, data, state, now)
         if state.sid != state.incoming_sid:
             if not self._leave(state, state.sid):
-                self.debug("the session was logged out by another request while it moved")
+                self.debug("the session was cleared by another request while it moved")
                 return [self.cookies.delete_header]
             if state.new:
                 audit("created", state.sid, state.owner)

@@ -153,7 +153,7 @@ class ServerBackend(BaseBackend):
             data = {key: decode(blob) for key, blob in record.items() if key[:1] != _NUL}
             if len(data) + (1 if meta is None else 2) != len(record):
                 if is_tombstone(record):
-                    self.refuse("this session moved or was logged out", sid, refused)
+                    self.refuse("no live record (it moved or was logged out)", sid, refused)
                     return None
                 # Session keys that start with NUL, stored escaped (rare):
                 # decoded again, in the record's order.
