@@ -124,3 +124,16 @@ def test_revoke_owner_from_a_machine_whose_clock_is_off(revocation):
         _, after = _get(web, f"/login?owner={owner}")
         assert _get(web, "/me", before)[0]["new"] is True, skew
         assert _get(web, "/me", after)[0]["owner"] == owner, skew
+
+
+def test_a_future_dated_token_is_logged_as_such(caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="sessionware.audit")
+    client, _ = make_client(_handler)
+    with freeze_time(datetime.now(UTC) + timedelta(seconds=600)):
+        cookie = cookie_value(client.get("/set"))
+    caplog.clear()
+    Client(client.application, use_cookies=False).get("/", headers={"Cookie": f"session={cookie}"})
+    reasons = [r.reason for r in caplog.records if getattr(r, "event", None) == "rejected"]
+    assert reasons == ["future"]
