@@ -28,6 +28,9 @@ class _MigratedServer(ServerState):
     migrated: tuple[Reader, Found]
 
 
+_MIGRATED = (_MigratedCookie, _MigratedServer)
+
+
 class MigratingBackend:
     """The configured backend, plus the readers when it finds no session.
 
@@ -96,7 +99,7 @@ class MigratingBackend:
         return None
 
     def save(self, data: dict[str, Any], state: Any, modified: bool) -> Headers:
-        if not isinstance(state, _MigratedCookie | _MigratedServer):
+        if type(state) not in _MIGRATED:  # (exact types: a tuple, not a union built per call)
             return self.inner.save(data, state, modified)
         headers = self.inner.save(data, state, True)  # saved, even if only read
         audit("migrated", state.sid, state.owner)
