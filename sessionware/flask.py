@@ -149,10 +149,7 @@ class SessionwareInterface(SessionInterface):
         return session  # type: ignore[return-value]
 
     def save_session(self, app: flask.Flask, session: SessionMixin, response: Response) -> None:
-        if type(session) is not Session:
-            if not isinstance(session, Session):
-                return
-        if session._sealed:
+        if not isinstance(session, Session) or session._sealed:
             return  # already saved (sealed sessions are never saved twice)
         # Saved here, as Flask saves its own session: the headers join the
         # response, and the middleware, seeing the session sealed, passes the
