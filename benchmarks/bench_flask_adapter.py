@@ -1,6 +1,6 @@
 """The Flask adapter's own overhead: sessionware inside Flask against sessionware alone.
 
-    python benchmarks/bench_flask_adapter.py [--quick] [--markdown]
+    python benchmarks/bench_flask_adapter.py [--quick] [--markdown] [--store KIND]
 
 For each scenario (the app never touches the session; reads one key; reads,
 modifies and saves; starts a new session and saves the seed) two overheads
@@ -15,6 +15,10 @@ are measured in the same run, in process, the WSGI apps called directly:
   cancel out;
 - through the adapter: the Flask app with ``Sessionware(app)``, minus the
   same free-session Flask app.
+
+``--store`` picks the store of all three (``cookie``, the default; ``memory``;
+``sqlite``, a temporary file; ``redis``, a private ``redis-server``; or ``all``,
+one table each).
 
 Target: the adapter's overhead is at most 1.5x the bare middleware's in front
 of the same Flask app, per scenario (what the adapter adds). The ratio to the
@@ -34,12 +38,14 @@ import argparse
 import io
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import harness
-from _common import SECRET, SEED, machine_lines, table, verdict
+from _common import SECRET, SEED, TESTS, machine_lines, table, verdict
 
 from sessionware import SessionMiddleware
 
@@ -168,7 +174,7 @@ def free_session(app: Any) -> None:
     app.session_interface = FreeSession()
 
 
-def middleware_in_front(app: Any) -> None:
+def middleware_in_front(app: Any, store: str | None = None) -> None:
     """The bare middleware in front of Flask (no adapter; views use the environ)."""
     free_session(app)
     flask_wsgi_app = app.wsgi_app
@@ -178,24 +184,40 @@ def middleware_in_front(app: Any) -> None:
         # (users get the adapter); measured here on purpose.
         return flask_wsgi_app(environ, start_response)
 
-    app.wsgi_app = SessionMiddleware(inner, SECRET)
+    app.wsgi_app = SessionMiddleware(inner, SECRET, store=store)
 
 
-def sessionware_flask(app: Any) -> None:
+def sessionware_flask(app: Any, store: str | None = None) -> None:
     from sessionware.flask import Sessionware
 
+    if store is not None:
+        app.config["SESSIONWARE_STORE"] = store
     Sessionware(app)
 
 
 # -- measuring ----------------------------------------------------------------------------
 
 
-def measure(repeat: int, min_time: float) -> dict[tuple[str, str], tuple[float, float]]:
-    bare = SessionMiddleware(wsgi_app, SECRET)
-    through_flask = flask_app(sessionware_flask)
-    in_front = flask_app(middleware_in_front, from_environ=True)
+def store_urls(kind: str, tmp: str) -> Callable[[str], str | None]:
+    """A store URL per app (a SQLite file each), for ``--store``."""
+    if kind == "cookie":
+        return lambda name: None
+    if kind == "memory":
+        return lambda name: "memory://"
+    if kind == "sqlite":
+        return lambda name: f"sqlite:///{tmp}/{name}.db"
+    return lambda name: kind  # a redis:// URL
+
+
+def measure(
+    repeat: int, min_time: float, store: Callable[[str], str | None] = lambda name: None
+) -> dict[tuple[str, str], tuple[float, float]]:
+    bare = SessionMiddleware(wsgi_app, SECRET, store=store("bare"))
+    through_flask = flask_app(lambda app: sessionware_flask(app, store("flask")))
+    in_front = flask_app(lambda app: middleware_in_front(app, store("front")), from_environ=True)
     free = flask_app(free_session)
     bare_cookie = cookie_from(bare, "/setup")
+    front_cookie = cookie_from(in_front, "/setup")
     flask_cookie = cookie_from(through_flask, "/setup")
     loops: dict[tuple[str, str], Callable[[int], float]] = {}
 
@@ -207,6 +229,7 @@ def measure(repeat: int, min_time: float) -> dict[tuple[str, str], tuple[float, 
         path = f"/{scenario}"
         cookie = None if scenario == "new" else bare_cookie
         add(("middleware", scenario), bare, make_environ(path, cookie))
+        cookie = None if scenario == "new" else front_cookie
         add(("middleware in front of flask", scenario), in_front, make_environ(path, cookie))
         cookie = None if scenario == "new" else flask_cookie
         add(("flask free", scenario), free, make_environ(path, cookie))
@@ -307,10 +330,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="5 repeats of ≥ 20 ms")
     parser.add_argument("--markdown", action="store_true", help="markdown tables")
+    parser.add_argument(
+        "--store", choices=("cookie", "memory", "sqlite", "redis", "all"), default="cookie"
+    )
     args = parser.parse_args(argv)
     repeat, min_time = (5, 0.02) if args.quick else (9, 0.1)
-    times = measure(repeat, min_time)
-    passed = report(times, args.markdown)
+    kinds = ["cookie", "memory", "sqlite", "redis"] if args.store == "all" else [args.store]
+    passed = True
+    with tempfile.TemporaryDirectory() as tmp:
+        redis_server = None
+        if "redis" in kinds:
+            sys.path.insert(0, str(TESTS))
+            from servers import RedisServer
+
+            redis_server = RedisServer(Path(tmp) / "redis").start()
+        try:
+            for kind in kinds:
+                url = redis_server.url if kind == "redis" and redis_server else kind
+                print(f"\n## store: {kind}\n")
+                times = measure(repeat, min_time, store_urls(url, tmp))
+                passed &= report(times, args.markdown)
+        finally:
+            if redis_server is not None:
+                redis_server.stop()
     alone, in_flask = load_inside(repeat)
     print(
         f"\nThe same backend load (read-only, valid cookie), timed inside the request: "

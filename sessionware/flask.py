@@ -75,7 +75,7 @@ from sessionware._flask_middleware import FlaskMiddleware
 from sessionware._flask_watch import user_stacklevel
 from sessionware.control import SessionInfo
 from sessionware.middleware import SessionMiddleware
-from sessionware.session import Session
+from sessionware.session import Session, save
 
 if TYPE_CHECKING:
     from flask.sessions import SessionMixin
@@ -135,18 +135,21 @@ class SessionwareInterface(SessionInterface):
         self.middleware = middleware
 
     def is_null_session(self, obj: object) -> bool:
-        return isinstance(obj, NullSession)
+        # Flask asks on every request: answered for sessionware's own session
+        # without isinstance's ABC machinery (SessionMixin is an ABC).
+        return type(obj) is not Session and isinstance(obj, NullSession)
 
     def open_session(self, app: flask.Flask, request: Request) -> SessionMixin:
         middleware = self.middleware
         environ = request.environ
-        session = environ.get(middleware.config.environ_key)
-        if not middleware.owns(session):
-            # A context that did not come through the middleware.
+        session = environ.get(middleware._environ_key)
+        if type(session) is not Session or session._backend is not middleware.backend:
+            # A context that did not come through the middleware (the session
+            # the middleware put in this very environ is its own by construction).
             middleware.follow_config()
             session = middleware.open_session(environ)
         # Session provides SessionMixin's interface without inheriting from it.
-        return cast("SessionMixin", session)
+        return session  # type: ignore[return-value]
 
     def save_session(self, app: flask.Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, Session) or session._sealed:
@@ -155,26 +158,9 @@ class SessionwareInterface(SessionInterface):
         # response, and the middleware, seeing the session sealed, passes the
         # response through unwrapped. A change after this point (a streamed
         # body, a teardown) warns instead of being saved, as in Flask.
-        extra = self.middleware.save_session(session)
+        extra = save(session, session._backend)
         if extra:
-            headers = response.headers
-            pairs = getattr(headers, "_list", None)
-            if type(headers) is not Headers or type(pairs) is not list:
-                pairs = None  # not werkzeug's own Headers: its public API only
-            for name, value in extra:
-                if name == "Vary" and (
-                    "Vary" in headers
-                    if pairs is None
-                    else any(key.lower() == "vary" for key, _ in pairs)
-                ):
-                    response.vary.add(value)  # merged: never a second "Cookie"
-                elif pairs is not None:
-                    # Appended as werkzeug's Headers.add would, without its
-                    # per-value checks: sessionware's header values are built
-                    # from checked settings and base64, never a line break.
-                    pairs.append((name, value))
-                else:
-                    headers.add(name, value)
+            _merge(response, extra)
         environ = session._environ
         if _PRESERVE in environ and not response.is_streamed:
             # Flask's test client keeps this context after the (complete)
@@ -210,6 +196,33 @@ class SessionwareInterface(SessionInterface):
 
     def get_cookie_partitioned(self, app: flask.Flask) -> bool:
         return self.middleware.config.cookie_partitioned
+
+
+def _merge(response: Response, extra: list[tuple[str, str]]) -> None:
+    """Add the session's headers to ``response`` (``Vary`` merged, never a
+    second ``Cookie``)."""
+    headers = response.headers
+    pairs = getattr(headers, "_list", None)
+    if type(headers) is not Headers or type(pairs) is not list:
+        for name, value in extra:  # not werkzeug's own Headers: its public API only
+            if name == "Vary" and "Vary" in headers:
+                response.vary.add(value)
+            else:
+                headers.add(name, value)
+        return
+    for name, value in extra:
+        if name == "Vary":
+            for key, _ in pairs:
+                if key.lower() == "vary":
+                    response.vary.add(value)  # merged: never a second "Cookie"
+                    break
+            else:
+                pairs.append((name, value))
+        else:
+            # Appended as werkzeug's Headers.add would, without its per-value
+            # checks: sessionware's header values are built from checked
+            # settings and base64, never a line break.
+            pairs.append((name, value))
 
 
 class Sessionware:

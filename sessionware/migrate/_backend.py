@@ -40,6 +40,9 @@ class _Rejoined(ServerState):
     migrated: tuple[Reader, Found, str | None]
 
 
+_MIGRATED = (_MigratedCookie, _MigratedServer)
+
+
 class MigratingBackend:
     """The configured backend, plus the readers when it finds no session.
 
@@ -144,7 +147,7 @@ class MigratingBackend:
         return None
 
     def save(self, data: dict[str, Any], state: Any, modified: bool) -> Headers:
-        if isinstance(state, _MigratedCookie | _MigratedServer):
+        if type(state) in _MIGRATED:  # exact types: a tuple, not a union built per call
             return self._save_migrated(data, state, modified)
         sid = state.incoming_sid
         if sid is not None and len(sid) == DERIVED_LENGTH:  # a migrated session (is_derived)
