@@ -45,7 +45,9 @@ extensions = [
 # offline, and a browser shows no console errors when it does).
 html_theme = "furo"
 html_title = f"sessionware {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# A page without an icon makes the browser ask for /favicon.ico (a 404 in its console).
+html_favicon = "_static/favicon.svg"
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "_inventories", "_ext", "Thumbs.db", ".DS_Store"]
