@@ -54,9 +54,9 @@ class PostgreSQLStore(PostgreSQLOwners):
         CREATE INDEX sessionware_sessions_expires ON sessionware_sessions (expires);
 
     To create it yourself (for an app whose role may not create tables), run
-    :data:`~sessionware.stores.postgresql.SCHEMA` with your table name; the store then only reads and writes
-    rows. The owner index (``mw.sessions``, ``mw.revoke_owner``) is a second
-    table, ``<table>_owners``, also created on first use (see
+    :data:`~sessionware.stores.postgresql.SCHEMA` with your table name; the
+    store then only reads and writes rows. The owner index (``mw.sessions``,
+    ``mw.revoke_owner``) is a second table, ``<table>_owners``, also created on first use (see
     :class:`~sessionware.stores._pg_owners.PostgreSQLOwners`).
 
     ``load`` is one ``SELECT`` (expired sessions are excluded by the
