@@ -15,7 +15,9 @@ unprintable characters as ``\\n``, ``\\x00``, ``\\u202e``, ...), and owners
 are cut to :data:`MAX_OWNER_CHARS`, in the message and in the attributes
 alike, so nothing from a request can forge a log line or bloat one.
 
-Route the events where your security team reads them::
+Route the events where your security team reads them:
+
+.. testcode::
 
     import logging
     handler = logging.FileHandler("audit.log")

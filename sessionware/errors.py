@@ -23,7 +23,7 @@ class StoreError(SessionwareError):
 
     def __init__(self, message: str, store: Any = None) -> None:
         super().__init__(message)
-        self.store = store
+        self.store = store  #: The store that failed (``None`` when unknown).
 
 
 class CookieTooLargeError(SessionwareError, ValueError):
@@ -41,7 +41,7 @@ class UnsupportedValueError(SessionwareError, TypeError):
 
     def __init__(self, message: str, path: str = "") -> None:
         super().__init__(message)
-        self.path = path
+        self.path = path  #: Where the value sits, as ``session['profile']['avatar']``.
 
 
 class SessionWarning(UserWarning):

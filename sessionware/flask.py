@@ -1,13 +1,19 @@
 """Flask adapter: maps ``app.config`` to SessionMiddleware and makes
 ``flask.session`` the sessionware :class:`~sessionware.Session`.
 
-Usage::
+Usage:
+
+.. testcode::
+
+    import os
+
+    from flask import Flask
 
     from sessionware.flask import Sessionware
 
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
-    app.config["SESSIONWARE_STORE"] = "sqlite:////var/lib/app/sessions.db"
+    app.config["SECRET_KEY"] = os.environ["SESSIONWARE_SECRET_KEY"]
+    app.config["SESSIONWARE_STORE"] = "sqlite:///sessions.db"
     Sessionware(app)            # or: sessionware = Sessionware(); sessionware.init_app(app)
 
 The settings are read when :meth:`Sessionware.init_app` runs (bad ones raise
@@ -280,11 +286,11 @@ class Sessionware:
 
     def sessions(self, owner: str) -> list[SessionInfo]:
         """The live sessions of ``owner``, newest first (see
-        :meth:`SessionMiddleware.sessions`)."""
+        :meth:`~sessionware.SessionMiddleware.sessions`)."""
         return self._controlled().sessions(owner)
 
     def revoke(self, sid: str) -> bool:
-        """End the session ``sid`` now (see :meth:`SessionMiddleware.revoke`)."""
+        """End the session ``sid`` now (see :meth:`~sessionware.SessionMiddleware.revoke`)."""
         return self._controlled().revoke(sid)
 
     def revoke_owner(self, owner: str, keep: str | None = None) -> int:

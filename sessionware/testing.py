@@ -2,7 +2,9 @@
 
 Start a request with a session holding given data, and read back what a
 response stored, for every store (cookie, memory, SQLite, Redis): the
-equivalent of Flask's ``client.session_transaction()`` for any WSGI app::
+equivalent of Flask's ``client.session_transaction()`` for any WSGI app:
+
+.. testcode::
 
     from werkzeug.test import Client
     from sessionware import SessionMiddleware

@@ -1,13 +1,17 @@
-"""Packaging: the sdist is complete (built, unpacked, installed into a fresh
-virtualenv, it runs the fast test subset), the metadata says what it should,
-and a missing extra is named when its import fails."""
+"""Packaging: the sdist is complete and the wheel holds the package and
+nothing else (each, installed into a fresh virtualenv, runs the fast test
+subset), twine accepts both, the metadata says what it should, and a missing
+extra is named when its import fails."""
 
 import configparser
+import importlib.util
 import os
+import shutil
 import site
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -27,6 +31,9 @@ NEEDED = (
     "LICENSE",
     "README.md",
     ".ci/run",
+    "docs/conf.py",
+    "docs/_inventories/python.inv",
+    ".readthedocs.yaml",
 )
 
 
@@ -51,28 +58,30 @@ def tracked_files():
     return {name for name in result.stdout.split("\0") if name}
 
 
-@pytest.mark.slow
-def test_the_sdist_installs_and_runs_the_fast_tests(tmp_path):
+@pytest.fixture(scope="module")
+def dists(tmp_path_factory):
+    """``(sdist, wheel, unpacked sdist)``: ``python -m build`` as a release
+    makes them (the wheel is built from the sdist)."""
     pytest.importorskip("build", reason="pip install build (in the test extra)")
+    tmp_path = tmp_path_factory.mktemp("dists")
     dist = tmp_path / "dist"
-    run([sys.executable, "-m", "build", "--sdist", "--outdir", dist, ROOT], timeout=300)
+    run([sys.executable, "-m", "build", "--outdir", dist, ROOT], timeout=600)
     (sdist,) = dist.glob("sessionware-*.tar.gz")
+    (wheel,) = dist.glob("sessionware-*.whl")
     with tarfile.open(sdist) as archive:
         extras = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
         archive.extractall(tmp_path / "unpacked", **extras)
     (src,) = (tmp_path / "unpacked").iterdir()
+    return sdist, wheel, src
 
-    shipped = {str(path.relative_to(src)) for path in src.rglob("*") if path.is_file()}
-    for name in NEEDED:
-        assert name in shipped, f"{name} is missing from the sdist"
-    tracked = tracked_files()
-    if tracked is not None:
-        missing = sorted(tracked - shipped - {".gitignore"})
-        assert not missing, f"tracked files missing from the sdist (MANIFEST.in): {missing}"
 
-    # A fresh virtualenv that reuses this environment's dependencies through
-    # a path file (fast, offline). Only paths are added: the .pth hooks of
-    # this environment (an editable sessionware) do not run there.
+def install_in_fresh_venv(tmp_path, target):
+    """A fresh virtualenv holding ``target`` (an sdist tree or a wheel); its python.
+
+    It reuses this environment's dependencies through a path file (fast,
+    offline). Only paths are added: the .pth hooks of this environment (an
+    editable sessionware) do not run there.
+    """
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", venv], timeout=120)
     python = venv / "bin" / "python"
@@ -81,25 +90,91 @@ def test_the_sdist_installs_and_runs_the_fast_tests(tmp_path):
     Path(purelib.stdout.strip(), "_parent_env.pth").write_text("\n".join(parent) + "\n")
     run(
         [sys.executable, "-m", "pip", "--python", python, "install", "-q",
-         "--no-deps", "--ignore-installed", src],
+         "--no-deps", "--ignore-installed", target],
         timeout=300,
     )  # fmt: skip
+    return python
 
+
+def run_fast_subset(python, tests_root):
+    """The fast subset of ``tests_root``'s tests against the installed copy."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     # This environment's scripts (gunicorn) for the live tests of the subset,
     # whether or not its virtualenv is activated.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
-    # -P: the unpacked source tree is not put on sys.path; the installed copy is used.
+    # -P: the source tree is not put on sys.path; the installed copy is used.
     where = run([python, "-P", "-c", "import sessionware; print(sessionware.__file__)"],
-                cwd=src, env=env)  # fmt: skip
-    assert where.stdout.startswith(str(venv)), where.stdout
+                cwd=tests_root, env=env)  # fmt: skip
+    assert where.stdout.startswith(str(python.parent.parent)), where.stdout
     tests = run(
         [python, "-P", "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", FAST],
-        cwd=src,
+        cwd=tests_root,
         env=env,
         timeout=900,
     )
     assert " passed" in tests.stdout and "failed" not in tests.stdout, tests.stdout[-2000:]
+
+
+@pytest.mark.slow
+def test_the_sdist_installs_and_runs_the_fast_tests(dists, tmp_path):
+    _, _, src = dists
+    shipped = {str(path.relative_to(src)) for path in src.rglob("*") if path.is_file()}
+    for name in NEEDED:
+        assert name in shipped, f"{name} is missing from the sdist"
+    tracked = tracked_files()
+    if tracked is not None:
+        missing = sorted(tracked - shipped - {".gitignore"})
+        assert not missing, f"tracked files missing from the sdist (MANIFEST.in): {missing}"
+    run_fast_subset(install_in_fresh_venv(tmp_path, src), src)
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_and_runs_the_fast_tests(dists, tmp_path):
+    """The wheel alone, no checkout on the path: the sdist's tests run
+    against it from a directory that does not hold the package."""
+    _, wheel, src = dists
+    tests_root = tmp_path / "checkout-less"
+    shutil.copytree(src, tests_root, ignore=shutil.ignore_patterns("sessionware"))
+    run_fast_subset(install_in_fresh_venv(tmp_path, wheel), tests_root)
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_package_and_nothing_else(dists):
+    _, wheel, _ = dists
+    import sessionware
+
+    version = sessionware.__version__
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = archive.read(f"sessionware-{version}.dist-info/METADATA").decode()
+    info = f"sessionware-{version}.dist-info/"
+    strays = [name for name in names if not name.startswith(("sessionware/", info))]
+    assert not strays, strays
+    assert "sessionware/py.typed" in names
+    packaged = {name for name in names if name.endswith(".py")}
+    source = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "sessionware").rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert packaged == source
+    # One version: the metadata is the package's.
+    assert f"\nVersion: {version}\n" in metadata
+    assert "Description-Content-Type: text/markdown" in metadata
+    for extra in ("redis", "flask", "crypto", "postgresql", "docs", "test"):
+        assert f"Provides-Extra: {extra}\n" in metadata, extra
+
+
+@pytest.mark.slow
+def test_twine_check_passes_on_both(dists):
+    sdist, wheel, _ = dists
+    if importlib.util.find_spec("twine") is None:
+        reason = 'twine is not installed; pip install -e ".[test]"'
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI is set, so this is a failure, not a skip")
+        pytest.skip(reason)
+    result = run([sys.executable, "-m", "twine", "check", "--strict", sdist, wheel], timeout=120)
+    assert result.stdout.count("PASSED") == 2, result.stdout
 
 
 def test_metadata():
@@ -113,7 +188,11 @@ def test_metadata():
         assert f"Programming Language :: Python :: 3.{minor}\n" in classifiers + "\n"
     assert "License ::" not in classifiers  # the license expression replaces it
     assert config["options"]["python_requires"] == ">=3.11"
-    assert "build>=" in config["options.extras_require"]["test"]
+    extras = config["options.extras_require"]
+    assert "build>=" in extras["test"] and "twine>=" in extras["test"]
+    # CI builds the docs: the test extra carries the docs extra's packages.
+    for requirement in extras["docs"].split():
+        assert requirement in extras["test"].split(), requirement
     tox = configparser.ConfigParser()
     tox.read(ROOT / "tox.ini", encoding="utf-8")
     assert "py314" in tox["tox"]["envlist"]

@@ -1,8 +1,12 @@
 """Readers of older session formats: switching to sessionware logs nobody out.
 
-Pass readers as ``SessionMiddleware(app, secret_key, migrate_from=[...])``::
+Pass readers as ``SessionMiddleware(app, secret_key, migrate_from=[...])``:
+
+.. testcode::
 
     from sessionware.migrate import FlaskCookie, FlaskSessionRedis
+
+    from sessionware import SessionMiddleware
 
     SessionMiddleware(app, SECRET_KEY, store="redis://localhost/0",
                       migrate_from=[FlaskCookie(secret_key=OLD_FLASK_KEY),

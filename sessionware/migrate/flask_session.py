@@ -95,7 +95,7 @@ class FlaskSessionRedis:
     :param url_or_client: a ``redis://`` URL or a ``redis.Redis`` client
         (Flask-Session's ``SESSION_REDIS``), with ``decode_responses=False``.
     :param key_prefix: Flask-Session's ``SESSION_KEY_PREFIX``; not empty, and
-        ending with a separator (see :func:`check_prefix`), so that a cookie
+        ending with a separator (see ``check_prefix``), so that a cookie
         can name only records of the old store.
     :param cookie_name: Flask's ``SESSION_COOKIE_NAME``.
     :param use_signer: Flask-Session's ``SESSION_USE_SIGNER``: cookies hold

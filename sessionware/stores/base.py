@@ -16,7 +16,9 @@ class Store(Protocol):
     seconds. Every method raises :class:`sessionware.StoreError` when the
     backend fails; none may report success it did not achieve.
 
-    A store needs no base class: any object with these four methods is one::
+    A store needs no base class: any object with these four methods is one:
+
+    .. testcode::
 
         class DictStore:
             def __init__(self):

@@ -26,7 +26,7 @@ class MemoryStore:
     Under a server that runs the app in several processes (``gunicorn -w
     2``: the WSGI environ's ``wsgi.multiprocess`` is true), a session is lost
     whenever another process answers; the middleware then warns once
-    (:data:`SHARED_WARNING`).
+    (``SHARED_WARNING``).
     """
 
     #: Records live in this process only: the server backend checks

@@ -43,7 +43,9 @@ class PostgreSQLStore(PostgreSQLOwners):
     """Sessions in a PostgreSQL database, shared by every process and machine.
 
     One table, created on first use if missing (under an advisory lock, so
-    that workers starting together do not race), one row per session::
+    that workers starting together do not race), one row per session:
+
+    .. code-block:: sql
 
         CREATE TABLE sessionware_sessions (
             sid     text PRIMARY KEY,
@@ -54,9 +56,9 @@ class PostgreSQLStore(PostgreSQLOwners):
         CREATE INDEX sessionware_sessions_expires ON sessionware_sessions (expires);
 
     To create it yourself (for an app whose role may not create tables), run
-    :data:`SCHEMA` with your table name; the store then only reads and writes
-    rows. The owner index (``mw.sessions``, ``mw.revoke_owner``) is a second
-    table, ``<table>_owners``, also created on first use (see
+    :data:`~sessionware.stores.postgresql.SCHEMA` with your table name; the
+    store then only reads and writes rows. The owner index (``mw.sessions``,
+    ``mw.revoke_owner``) is a second table, ``<table>_owners``, also created on first use (see
     :class:`~sessionware.stores._pg_owners.PostgreSQLOwners`).
 
     ``load`` is one ``SELECT`` (expired sessions are excluded by the
