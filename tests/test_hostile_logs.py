@@ -20,7 +20,7 @@ from helpers import SECRET, handler_app
 from sessionware import SessionMiddleware
 from sessionware._backends.base import MAX_LOGGED_REFUSALS
 from sessionware.audit import audit
-from sessionware.stores import MemoryStore, SQLiteStore
+from sessionware.stores import CookieStore, MemoryStore, SQLiteStore
 
 #: "A few lines": the refusals logged one by one (a DEBUG line and an audit
 #: event each) and one summary line (also both).
@@ -63,6 +63,8 @@ def lines():
 def store_for(kind, tmp_path):
     return {
         "cookie": lambda: None,
+        # The cookie store's other load path: payload cookies or overflow ids.
+        "overflow": lambda: CookieStore(overflow=MemoryStore()),
         "memory": MemoryStore,
         "sqlite": lambda: SQLiteStore(str(tmp_path / "s.db")),
     }[kind]()
@@ -70,7 +72,7 @@ def store_for(kind, tmp_path):
 
 def middleware(kind, tmp_path, **options):
     store = store_for(kind, tmp_path)
-    if kind == "cookie" and options.pop("revocation", False):
+    if kind in ("cookie", "overflow") and options.pop("revocation", False):
         options["revocation"] = SQLiteStore(str(tmp_path / "revoked.db"))
     return SessionMiddleware(handler_app(touch), SECRET, store=store, **options)
 
@@ -90,7 +92,7 @@ def send(mw, cookies, lines):
     return body, list(lines)
 
 
-KINDS = ["cookie", "memory", "sqlite"]
+KINDS = ["cookie", "overflow", "memory", "sqlite"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -158,7 +160,9 @@ def test_audit_attributes_carry_no_control_character(kind, tmp_path, lines):
     from a form, a sid an operator or app passes to revoke, a hostile
     cookie): every attribute and the message are printable."""
     store = store_for(kind, tmp_path)
-    revocation = SQLiteStore(str(tmp_path / "revoked.db")) if kind == "cookie" else None
+    revocation = (
+        SQLiteStore(str(tmp_path / "revoked.db")) if kind in ("cookie", "overflow") else None
+    )
 
     def app(session, environ):
         if not session.new:

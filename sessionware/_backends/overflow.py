@@ -62,6 +62,7 @@ class OverflowBackend(CookieBackend):
         now = int(time.time())
         lifetime = self.config.permanent_lifetime
         found: list[CookieSession | OverflowId] = []  # verified, in the request's order
+        refused = 0  # cookies refused so far: only the first few are logged
         for token in self.tokens(environ):
             try:
                 cookie = read_cookie(self.sealer, token, lifetime)
@@ -69,17 +70,21 @@ class OverflowBackend(CookieBackend):
                 try:
                     found.append(read_id(self.overflow.keys, token, lifetime))
                 except BadToken:
-                    self.debug(str(exc))  # neither kind: say why it is no payload
+                    # Neither kind: say why it is no payload.
+                    refused = self.refuse(str(exc), None, refused)
                     continue
             except DecodeError as exc:
-                self.debug(str(exc))
+                refused = self.refuse(str(exc), None, refused)
                 continue
             else:
                 if self.absolute and self.expired(cookie[2], now):
+                    refused = self.refuse("past absolute_lifetime", None, refused)
                     continue
                 found.append(cookie)
             if len(found) == MAX_REVOCATION_CHECKS:
                 break
+        if refused:  # one line for the refusals not logged one by one, if any
+            self.refused_more(refused)
         if found:
             loaded = self._first_live(found, now)
             if loaded is not None:
