@@ -32,13 +32,23 @@ def serve(tmp_path, **env):
 
 def click(driver, selector):
     """Submit a form by its button and wait for the next page to be loaded."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
+
+    def gone(_driver):
+        # The old page's button no longer answers. Mid-navigation Chromium may
+        # say so with "Node ... does not belong to the document" rather than
+        # a stale-element error (seen on a CI run): any error means gone.
+        try:
+            button.is_enabled()
+        except WebDriverException:
+            return True
+        return False
 
     button = driver.find_element(By.CSS_SELECTOR, selector)
     button.click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(button))
+    WebDriverWait(driver, 20).until(gone)
     WebDriverWait(driver, 20).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )
