@@ -85,7 +85,7 @@ def build_revocations(
     if revocation is None:
         return None
     from sessionware._revocation import Revocations
-    from sessionware.stores import from_url
+    from sessionware.stores import server_side
     from sessionware.stores.cookie import CookieStore
 
     if store is not None and not isinstance(store, CookieStore):
@@ -93,16 +93,7 @@ def build_revocations(
             "revocation= is for the cookie store only: a server-side store "
             "revokes sessions by deleting them; remove revocation="
         )
-    target = from_url(revocation) if isinstance(revocation, str) else revocation
-    if isinstance(target, CookieStore):
-        raise ConfigurationError(
-            "revocation= needs a server-side store (redis://..., sqlite:///...) "
-            "to keep revoked cookies in, not the cookie store"
-        )
-    if not isinstance(target, Store):
-        raise ConfigurationError(
-            f"revocation= must be a server-side store or its URL, not {type(target).__name__}"
-        )
+    target = server_side(revocation, "revocation=", "keep revoked cookies in")
     return Revocations(target, lifetime)
 
 

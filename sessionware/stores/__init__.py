@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sessionware.errors import ConfigurationError
 from sessionware.stores import _url
 from sessionware.stores.base import OwnerIndex, Store
 from sessionware.stores.cookie import CookieStore
@@ -77,3 +78,19 @@ def from_url(url: str) -> CookieStore | Store:
     from sessionware.stores.redis import RedisStore
 
     return RedisStore(url)
+
+
+def server_side(value: object, option: str, purpose: str) -> Store:
+    """``value`` (a store or its URL) as a server-side store, for the setting
+    ``option`` that needs one to ``purpose``; else :class:`ConfigurationError`."""
+    store = from_url(value) if isinstance(value, str) else value
+    if isinstance(store, CookieStore):
+        raise ConfigurationError(
+            f"{option} needs a server-side store (redis://..., sqlite:///...) "
+            f"to {purpose}, not the cookie store"
+        )
+    if not isinstance(store, Store):
+        raise ConfigurationError(
+            f"{option} must be a server-side store or its URL, not {type(store).__name__}"
+        )
+    return store

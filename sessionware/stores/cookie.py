@@ -187,21 +187,9 @@ def _overflow(value: object) -> Store | None:
     """``overflow=``: a server-side store, built from its URL if need be."""
     if value is None:
         return None
-    from sessionware.stores import from_url
-    from sessionware.stores.base import Store
+    from sessionware.stores import server_side
 
-    store = from_url(value) if isinstance(value, str) else value
-    if isinstance(store, CookieStore):
-        raise ConfigurationError(
-            "CookieStore(overflow=...) needs a server-side store (redis://..., "
-            "sqlite:///...) to keep sessions too large for a cookie, not the cookie store"
-        )
-    if not isinstance(store, Store):
-        raise ConfigurationError(
-            f"CookieStore(overflow=...) must be a server-side store or its URL, "
-            f"not {type(store).__name__}"
-        )
-    return store
+    return server_side(value, "CookieStore(overflow=...)", "keep sessions too large for a cookie")
 
 
 def _inflate(data: bytes) -> bytes:
